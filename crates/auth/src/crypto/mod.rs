@@ -1,0 +1,5 @@
+//! Cryptographic building blocks: random ids and tokens, password hashes, signed cookie values.
+
+pub mod password;
+pub mod random;
+pub mod signing;

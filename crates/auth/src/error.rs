@@ -1,0 +1,189 @@
+//! Every error a handler can return, and the one place that turns it into HTTP.
+//!
+//! Codes, messages and statuses follow Better Auth (`packages/core/src/error/codes.ts` and the
+//! call sites in `packages/better-auth/src/api/routes/*.ts`): clients compare `error.code`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Zod-style validation failure; the message lists the issues (`[body.email] Invalid email address`).
+    #[error("{0}")]
+    Validation(String),
+    #[error("Invalid JSON in request body")]
+    InvalidJson,
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("Invalid email")]
+    InvalidEmail,
+    #[error("Invalid email or password")]
+    InvalidEmailOrPassword,
+    #[error("Password too short")]
+    PasswordTooShort,
+    #[error("Password too long")]
+    PasswordTooLong,
+    #[error("User already exists. Use another email.")]
+    UserAlreadyExists,
+    #[error("Failed to create user")]
+    FailedToCreateUser,
+    #[error("Failed to create session")]
+    FailedToCreateSession,
+    #[error("Unauthorized")]
+    Unauthorized,
+    #[error("Invalid origin")]
+    InvalidOrigin,
+    #[error("Missing or null Origin")]
+    MissingOrNullOrigin,
+    #[error("Cross-site navigation login blocked")]
+    CrossSiteNavigationLoginBlocked,
+    /// A redirect-like body or query field failed the trusted-origin check.
+    #[error("Invalid {0}")]
+    InvalidUrlField(UrlField),
+    /// A redirect-like field that is not a string.
+    #[error("Invalid {0}: expected a string")]
+    UrlFieldNotString(UrlField),
+    #[error("POST method requires deferSessionRefresh to be enabled in session config")]
+    DeferSessionRequired,
+    /// Storage failure: logged, answered as an opaque 500.
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// Anything else that should never happen (hashing pool gone, bad stored hash...).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The redirect-like fields the origin check validates, with upstream's labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlField {
+    CallbackUrl,
+    RedirectTo,
+    ErrorCallbackUrl,
+    NewUserCallbackUrl,
+}
+
+impl UrlField {
+    pub fn body_key(self) -> &'static str {
+        match self {
+            UrlField::CallbackUrl => "callbackURL",
+            UrlField::RedirectTo => "redirectTo",
+            UrlField::ErrorCallbackUrl => "errorCallbackURL",
+            UrlField::NewUserCallbackUrl => "newUserCallbackURL",
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            UrlField::CallbackUrl => "INVALID_CALLBACK_URL",
+            UrlField::RedirectTo => "INVALID_REDIRECT_URL",
+            UrlField::ErrorCallbackUrl => "INVALID_ERROR_CALLBACK_URL",
+            UrlField::NewUserCallbackUrl => "INVALID_NEW_USER_CALLBACK_URL",
+        }
+    }
+
+    /// The label upstream uses in messages (`Invalid redirectURL` for `redirectTo`).
+    fn label(self) -> &'static str {
+        match self {
+            UrlField::RedirectTo => "redirectURL",
+            other => other.body_key(),
+        }
+    }
+}
+
+impl std::fmt::Display for UrlField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Better Auth's error body: `{"message": ..., "code": ...}` in that key order.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+}
+
+impl ApiError {
+    /// Status, code and client-facing message. Internal details never reach the client.
+    fn parts(&self) -> (StatusCode, Option<&'static str>, String) {
+        use ApiError::*;
+        let msg = self.to_string();
+        match self {
+            Validation(m) => (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR"), m.clone()),
+            InvalidJson => (StatusCode::BAD_REQUEST, Some("BAD_REQUEST"), msg),
+            UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("UNSUPPORTED_MEDIA_TYPE"),
+                m.clone(),
+            ),
+            InvalidEmail => (StatusCode::BAD_REQUEST, Some("INVALID_EMAIL"), msg),
+            InvalidEmailOrPassword => (
+                StatusCode::UNAUTHORIZED,
+                Some("INVALID_EMAIL_OR_PASSWORD"),
+                msg,
+            ),
+            PasswordTooShort => (StatusCode::BAD_REQUEST, Some("PASSWORD_TOO_SHORT"), msg),
+            PasswordTooLong => (StatusCode::BAD_REQUEST, Some("PASSWORD_TOO_LONG"), msg),
+            UserAlreadyExists => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"),
+                msg,
+            ),
+            FailedToCreateUser => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("FAILED_TO_CREATE_USER"),
+                msg,
+            ),
+            FailedToCreateSession => (
+                StatusCode::BAD_REQUEST,
+                Some("FAILED_TO_CREATE_SESSION"),
+                msg,
+            ),
+            Unauthorized => (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED"), msg),
+            InvalidOrigin => (StatusCode::FORBIDDEN, Some("INVALID_ORIGIN"), msg),
+            MissingOrNullOrigin => (StatusCode::FORBIDDEN, Some("MISSING_OR_NULL_ORIGIN"), msg),
+            CrossSiteNavigationLoginBlocked => (
+                StatusCode::FORBIDDEN,
+                Some("CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"),
+                "Cross-site navigation login blocked. This request appears to be a CSRF attack."
+                    .to_owned(),
+            ),
+            InvalidUrlField(field) => (StatusCode::FORBIDDEN, Some(field.code()), msg),
+            // Upstream throws these without a code.
+            UrlFieldNotString(_) => (StatusCode::BAD_REQUEST, None, msg),
+            DeferSessionRequired => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some("METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"),
+                msg,
+            ),
+            Database(_) | Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("INTERNAL_SERVER_ERROR"),
+                "Internal Server Error".to_owned(),
+            ),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            // The Display of these variants carries the cause; it never contains secrets
+            // (database errors do not echo bound parameters).
+            tracing::error!(error = %self, "request failed");
+        }
+        HttpResponse::build(status).json(ErrorBody {
+            message: &message,
+            code,
+        })
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

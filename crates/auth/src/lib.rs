@@ -1,0 +1,120 @@
+//! better-auth-server: a Better Auth-compatible authentication server.
+//!
+//! The binary (`main.rs`) is only the command line; everything it runs lives here so that
+//! tests can start the same server on a random port.
+
+pub mod config;
+pub mod cookies;
+pub mod crypto;
+pub mod error;
+pub mod models;
+pub mod origins;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::{http::header, web, App, HttpServer};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+
+use crate::config::{Config, ConfigError};
+use crate::crypto::password::PasswordHasher;
+use crate::state::AppState;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Connects to the database and, unless told not to, applies pending migrations.
+pub async fn open_database(
+    config: &Config,
+    migrate: bool,
+) -> Result<DatabaseConnection, StartError> {
+    let db = store::connect(&config.database_url).await?;
+    if migrate {
+        Migrator::up(&db, None).await?;
+    }
+    Ok(db)
+}
+
+/// Everything the handlers share, ready to serve.
+pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppState, StartError> {
+    let store = Store::new(db).await?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mode = config.password.hashing;
+    // Making the dummy hash costs one hash: do it off the async executor.
+    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(mode, cores))
+        .await
+        .map_err(|e| StartError::Setup(e.to_string()))?
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    Ok(AppState::new(config, store, hasher))
+}
+
+/// CORS for the trusted origins with credentials: Better Auth has none itself, but a web
+/// app on another origin must be able to call us and read `set-auth-token`/`set-auth-jwt`.
+fn cors(state: Arc<AppState>) -> Cors {
+    Cors::default()
+        .allowed_origin_fn(move |origin, _| {
+            origin.to_str().is_ok_and(|o| state.origins.is_trusted(o))
+        })
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .expose_headers(["set-auth-token", "set-auth-jwt"])
+        .supports_credentials()
+        .max_age(600)
+        // An untrusted Origin gets no CORS headers instead of an error: the endpoint's own
+        // origin check answers with Better Auth's error body where it matters.
+        .block_on_origin_mismatch(false)
+}
+
+/// The HTTP server on an already bound listener (port 0 in tests).
+pub fn server(
+    state: AppState,
+    listener: TcpListener,
+) -> Result<actix_web::dev::Server, StartError> {
+    let state = web::Data::new(state);
+    let base_path = state.config.base_path.clone();
+    let server = HttpServer::new(move || {
+        let shared = state.clone().into_inner();
+        App::new()
+            .app_data(state.clone())
+            .service(
+                web::scope(&base_path)
+                    .wrap(cors(shared))
+                    .app_data(web::PayloadConfig::new(64 * 1024))
+                    .configure(routes::configure),
+            )
+            .default_service(web::to(routes::not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// `better-auth-server serve`
+pub async fn serve(config: Config, migrate: bool) -> Result<(), StartError> {
+    let listener = TcpListener::bind((config.host.as_str(), config.port))?;
+    let db = open_database(&config, migrate).await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        base_url = %config.base_url,
+        database = %config::redact_url(&config.database_url),
+        "better-auth-server listening"
+    );
+    let state = build_state(config, db).await?;
+    server(state, listener)?.await?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The command line: wiring only.
+
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+
+use better_auth_server::config::{Config, ConfigArgs};
+use better_auth_server::{open_database, serve, StartError};
+
+#[derive(Parser)]
+#[command(
+    name = "better-auth-server",
+    version,
+    about = "A Better Auth-compatible auth server"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve {
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back the last migrations.
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether they are applied.
+    Status,
+    /// Drop every table and apply all migrations again (destroys data).
+    Fresh,
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("BETTER_AUTH_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), StartError> {
+    let config = Config::load(&cli.config)?;
+    match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
+        Command::Serve { no_migrate } => serve(config, !no_migrate).await,
+        Command::Migrate { action } => {
+            let db = open_database(&config, false).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+                MigrateAction::Fresh => Migrator::fresh(&db).await?,
+                MigrateAction::Status => {
+                    for m in Migrator::get_migration_with_status(&db).await? {
+                        println!("{}\t{}", m.name(), m.status());
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    init_logging();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("better-auth-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `GET /get-session` (upstream `routes/session.ts` `getSession`).
+
+use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::body::{self, MediaTypes};
+use crate::cookies;
+use crate::error::{ApiError, ApiResult};
+use crate::models::{SessionWithUser, Timestamp};
+use crate::state::AppState;
+
+/// The live session behind the request's cookie and the cookies to send back (a refresh,
+/// or expiries for a stale cookie). `None` means "signed out".
+pub struct Lookup {
+    pub session: Option<SessionWithUser>,
+    pub set_cookies: Vec<String>,
+}
+
+/// Reads and, when due, refreshes the session (Better Auth's refresh rule: when
+/// `expiresAt - expiresIn + updateAge <= now`, push `expiresAt` to `now + expiresIn`).
+pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) -> ApiResult<Lookup> {
+    let signed_out = |set_cookies| Lookup {
+        session: None,
+        set_cookies,
+    };
+    let Some(token) = cookies::session_token(req, &state.config, &state.cookies) else {
+        return Ok(signed_out(Vec::new()));
+    };
+    let now = Timestamp::now();
+    let Some(mut found) = state.store.find_session_with_user(&token).await? else {
+        return Ok(signed_out(cookies::expire_session_cookies(
+            req,
+            &state.cookies,
+        )));
+    };
+    if found.session.expires_at < now {
+        state.store.delete_session(&token).await?;
+        return Ok(signed_out(cookies::expire_session_cookies(
+            req,
+            &state.cookies,
+        )));
+    }
+
+    let session_config = &state.config.session;
+    let refresh_due = found
+        .session
+        .expires_at
+        .plus_seconds(session_config.update_age - session_config.expires_in)
+        <= now;
+    if !refresh_due
+        || !allow_refresh
+        || session_config.disable_refresh
+        || cookies::dont_remember(req, &state.config, &state.cookies)
+    {
+        return Ok(Lookup {
+            session: Some(found),
+            set_cookies: Vec::new(),
+        });
+    }
+
+    let expires_at = now.plus_seconds(session_config.expires_in);
+    if !state.store.refresh_session(&token, expires_at, now).await? {
+        // Deleted between the read and the update (e.g. a concurrent sign-out).
+        return Ok(signed_out(cookies::expire_session_cookies(
+            req,
+            &state.cookies,
+        )));
+    }
+    found.session.expires_at = expires_at;
+    found.session.updated_at = now;
+    Ok(Lookup {
+        session: Some(found),
+        set_cookies: cookies::session_cookies(&state.config, &state.cookies, &token, true),
+    })
+}
+
+pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let allow_refresh = !body::query_flag(&req, "disableRefresh");
+    let found = lookup(&req, &state, allow_refresh).await?;
+    let mut response = super::json_with_cookies(&found.session, found.set_cookies);
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, "no-store".parse().map_err(internal)?);
+    headers.insert(PRAGMA, "no-cache".parse().map_err(internal)?);
+    Ok(response)
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// `POST /get-session` exists upstream only for `deferSessionRefresh`, which we do not
+/// offer: same answer as upstream without that option (after the origin check).
+pub async fn post_get_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    Err(ApiError::DeferSessionRequired)
+}

@@ -1,0 +1,105 @@
+//! `POST /sign-in/email` (upstream `routes/sign-in.ts` `signInEmail`).
+
+use actix_web::http::header::LOCATION;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::body::{self, MediaTypes, Validator};
+use crate::config::PasswordHashing;
+use crate::cookies;
+use crate::crypto::password::Verified;
+use crate::error::{ApiError, ApiResult};
+use crate::models::User;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct SignInResponse<'a> {
+    redirect: bool,
+    token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    user: &'a User,
+}
+
+pub async fn sign_in_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::JsonOrForm)?;
+    let mut v = Validator::object(body.as_ref(), false)?;
+    let email = v.string("email");
+    let password = v.string("password");
+    let callback_url = v.opt_string("callbackURL");
+    let remember = v.opt_bool("rememberMe").unwrap_or(true);
+    v.finish()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    body::form_csrf_check(&req, &state)?;
+    if !body::is_valid_email(email) {
+        return Err(ApiError::InvalidEmail);
+    }
+
+    let user = authenticate(&state, &email.to_lowercase(), password).await?;
+    let session = super::new_session(&req, &state.config, &user.id, remember);
+    if let Err(e) = state.store.create_session(&session).await {
+        tracing::error!(error = %e, "creating a session failed");
+        return Err(ApiError::FailedToCreateSession);
+    }
+
+    let set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
+    let mut response = super::json_with_cookies(
+        &SignInResponse {
+            redirect: callback_url.is_some(),
+            token: &session.token,
+            url: callback_url,
+            user: &user,
+        },
+        set,
+    );
+    if let Some(url) = callback_url {
+        if let Ok(value) = url.parse() {
+            response.headers_mut().insert(LOCATION, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The user for these credentials. Every failure is the same error, and an unknown email
+/// still pays for one hash verification so that timing does not reveal which it was.
+async fn authenticate(state: &AppState, email: &str, password: &str) -> ApiResult<User> {
+    let Some(user) = state.store.find_user_by_email(email).await? else {
+        state.hasher.verify_dummy(password).await?;
+        return Err(ApiError::InvalidEmailOrPassword);
+    };
+    let account = state.store.find_credential_account(&user.id).await?;
+    let Some((account_id, stored)) = account.and_then(|a| Some((a.id, a.password?))) else {
+        state.hasher.verify_dummy(password).await?;
+        return Err(ApiError::InvalidEmailOrPassword);
+    };
+    match state.hasher.verify(password, &stored).await? {
+        Verified::No => Err(ApiError::InvalidEmailOrPassword),
+        Verified::Yes { legacy_scrypt } => {
+            if legacy_scrypt
+                && state.config.password.rehash_on_sign_in
+                && state.hasher.mode() == PasswordHashing::Argon2id
+            {
+                // Best effort: a failed upgrade leaves the working scrypt hash in place.
+                match state.hasher.hash(password).await {
+                    Ok(hash) => {
+                        if let Err(e) = state
+                            .store
+                            .update_account_password(&account_id, &hash)
+                            .await
+                        {
+                            tracing::warn!(error = %e, "could not upgrade a scrypt hash");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not upgrade a scrypt hash"),
+                }
+            }
+            Ok(user)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! What every handler shares.
+
+use crate::config::Config;
+use crate::cookies::CookieNames;
+use crate::crypto::password::PasswordHasher;
+use crate::origins::TrustedOrigins;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub hasher: PasswordHasher,
+    pub cookies: CookieNames,
+    pub origins: TrustedOrigins,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store, hasher: PasswordHasher) -> Self {
+        Self {
+            cookies: CookieNames::new(config.secure_cookies()),
+            origins: TrustedOrigins::new(&config),
+            config,
+            store,
+            hasher,
+        }
+    }
+}

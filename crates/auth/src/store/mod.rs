@@ -1,0 +1,110 @@
+//! Storage: one file per aggregate (users, accounts, sessions) over one sea-orm connection.
+//! Handlers never write SQL; they call these functions.
+
+pub mod accounts;
+pub mod codec;
+pub mod sessions;
+pub mod users;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    Value,
+};
+
+/// Opens the pool with settings that suit each backend.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections((cores * 4).max(8))
+        .min_connections(1)
+        // WAL lets readers (get-session) run while a writer commits; NORMAL is durable in
+        // WAL mode except for the last transactions on power loss. Busy timeout turns
+        // writer contention into waiting instead of SQLITE_BUSY errors.
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    Database::connect(options).await
+}
+
+/// The database handle the endpoints use.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: DbBackend,
+    /// Better Auth builds after 1.7.25 add a required `account.issuer`; when a database has
+    /// it we fill it in as upstream does (`local:credential`).
+    account_has_issuer: bool,
+}
+
+impl Store {
+    pub async fn new(db: DatabaseConnection) -> Result<Self, DbErr> {
+        let backend = db.get_database_backend();
+        let account_has_issuer = column_exists(&db, "account", "issuer").await?;
+        Ok(Self {
+            db,
+            backend,
+            account_has_issuer,
+        })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// A statement from SQL written with `$1, $2, ...` placeholders: SQLite takes them as
+    /// `?1, ?2, ...`. Our SQL has no other `$`.
+    fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
+        stmt(self.backend, sql, values)
+    }
+
+    /// Checks that the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.db.ping().await
+    }
+}
+
+fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Sqlite => sql.replace('$', "?"),
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+async fn column_exists(db: &DatabaseConnection, table: &str, column: &str) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Sqlite => r#"select 1 from pragma_table_info($1) where name = $2"#,
+        _ => {
+            r#"select 1 from information_schema.columns
+               where table_schema = current_schema() and table_name = $1 and column_name = $2"#
+        }
+    };
+    let row = db
+        .query_one_raw(stmt(backend, sql, vec![table.into(), column.into()]))
+        .await?;
+    Ok(row.is_some())
+}
+
+/// True when the error is a unique-constraint violation (e.g. an email taken concurrently).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,111 @@
+//! The `session` table.
+
+use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+
+use super::{codec, users, Store};
+use crate::models::{Session, SessionWithUser, Timestamp};
+
+const SESSION_COLUMNS: &str =
+    r#""id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId""#;
+
+fn from_row(store: &Store, row: &QueryResult) -> Result<Session, DbErr> {
+    let b = store.backend();
+    Ok(Session {
+        id: row.try_get("", "id")?,
+        expires_at: codec::read_time(b, row, "expiresAt")?,
+        token: row.try_get("", "token")?,
+        created_at: codec::read_time(b, row, "createdAt")?,
+        updated_at: codec::read_time(b, row, "updatedAt")?,
+        ip_address: row.try_get("", "ipAddress")?,
+        user_agent: row.try_get("", "userAgent")?,
+        user_id: row.try_get("", "userId")?,
+    })
+}
+
+impl Store {
+    pub async fn create_session(&self, session: &Session) -> Result<(), DbErr> {
+        self.insert_session(self.connection(), session).await
+    }
+
+    pub(super) async fn insert_session<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        s: &Session,
+    ) -> Result<(), DbErr> {
+        let b = self.backend();
+        conn.execute_raw(self.stmt(
+            &format!(
+                r#"insert into "session" ({SESSION_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8)"#
+            ),
+            vec![
+                s.id.clone().into(),
+                codec::time(b, s.expires_at),
+                s.token.clone().into(),
+                codec::time(b, s.created_at),
+                codec::time(b, s.updated_at),
+                s.ip_address.clone().into(),
+                s.user_agent.clone().into(),
+                s.user_id.clone().into(),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// The session with this token and its user, in one query (the get-session hot path).
+    pub async fn find_session_with_user(
+        &self,
+        token: &str,
+    ) -> Result<Option<SessionWithUser>, DbErr> {
+        let sql = r#"select s."id", s."expiresAt", s."token", s."createdAt", s."updatedAt",
+                s."ipAddress", s."userAgent", s."userId",
+                u."id" as "u_id", u."name" as "u_name", u."email" as "u_email",
+                u."emailVerified" as "u_emailVerified", u."image" as "u_image",
+                u."createdAt" as "u_createdAt", u."updatedAt" as "u_updatedAt"
+            from "session" s join "user" u on u."id" = s."userId"
+            where s."token" = $1"#;
+        let row = self
+            .connection()
+            .query_one_raw(self.stmt(sql, vec![token.into()]))
+            .await?;
+        row.map(|r| {
+            Ok(SessionWithUser {
+                session: from_row(self, &r)?,
+                user: users::from_row(self, &r, "u_")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_session(&self, token: &str) -> Result<(), DbErr> {
+        self.connection()
+            .execute_raw(self.stmt(
+                r#"delete from "session" where "token" = $1"#,
+                vec![token.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Extends a session; false when it no longer exists.
+    pub async fn refresh_session(
+        &self,
+        token: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, DbErr> {
+        let b = self.backend();
+        let result = self
+            .connection()
+            .execute_raw(self.stmt(
+                r#"update "session" set "expiresAt" = $1, "updatedAt" = $2 where "token" = $3"#,
+                vec![
+                    codec::time(b, expires_at),
+                    codec::time(b, now),
+                    token.into(),
+                ],
+            ))
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+}

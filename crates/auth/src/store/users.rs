@@ -1,0 +1,58 @@
+//! The `user` table.
+
+use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+
+use super::{codec, Store};
+use crate::models::User;
+
+pub const USER_COLUMNS: &str =
+    r#""id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt""#;
+
+/// Reads a user from a row whose user columns carry `prefix` (`""` or `u_` in joins).
+pub fn from_row(store: &Store, row: &QueryResult, prefix: &str) -> Result<User, DbErr> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let b = store.backend();
+    Ok(User {
+        id: row.try_get("", &col("id"))?,
+        name: row.try_get("", &col("name"))?,
+        email: row.try_get("", &col("email"))?,
+        email_verified: codec::read_bool(b, row, &col("emailVerified"))?,
+        image: row.try_get("", &col("image"))?,
+        created_at: codec::read_time(b, row, &col("createdAt"))?,
+        updated_at: codec::read_time(b, row, &col("updatedAt"))?,
+    })
+}
+
+impl Store {
+    /// Email lookups use the lower-cased address, as Better Auth stores it.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, DbErr> {
+        let sql = format!(r#"select {USER_COLUMNS} from "user" where "email" = $1"#);
+        let row = self
+            .connection()
+            .query_one_raw(self.stmt(&sql, vec![email.into()]))
+            .await?;
+        row.map(|r| from_row(self, &r, "")).transpose()
+    }
+
+    pub(super) async fn insert_user<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        user: &User,
+    ) -> Result<(), DbErr> {
+        let b = self.backend();
+        conn.execute_raw(self.stmt(
+            &format!(r#"insert into "user" ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"#),
+            vec![
+                user.id.clone().into(),
+                user.name.clone().into(),
+                user.email.clone().into(),
+                codec::boolean(b, user.email_verified),
+                user.image.clone().into(),
+                codec::time(b, user.created_at),
+                codec::time(b, user.updated_at),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+}
