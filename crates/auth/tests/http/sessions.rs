@@ -1,0 +1,143 @@
+//! get-session: the refresh rule, expiry, `disableRefresh`, "don't remember" (spec §2.1).
+
+use serde_json::json;
+
+use crate::harness::{Backend, TestServer};
+use crate::on_both_databases;
+
+/// Sets a session's `expiresAt` to now + `seconds`, in the backend's own encoding.
+async fn set_expiry(srv: &TestServer, token: &str, seconds: i64) {
+    let t = chrono::Utc::now() + chrono::Duration::seconds(seconds);
+    let value = match srv.backend() {
+        sea_orm::DbBackend::Sqlite => format!("'{}'", t.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+        _ => format!("'{}'::timestamptz", t.to_rfc3339()),
+    };
+    srv.execute(&format!(
+        "update \"session\" set \"expiresAt\" = {value} where \"token\" = '{token}'"
+    ))
+    .await;
+}
+
+fn expires_in_days(body: &serde_json::Value) -> f64 {
+    let t = chrono::DateTime::parse_from_rfc3339(body["session"]["expiresAt"].as_str().unwrap())
+        .unwrap();
+    (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds() as f64 / 86_400.0
+}
+
+async fn refresh_after_update_age(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let up = srv.sign_up("fay@example.com", "password123").await;
+    let token = up.json()["token"].as_str().unwrap().to_owned();
+    let cookie = up.cookie_pair("better-auth.session_token");
+
+    // Two days into a seven-day session: older than updateAge (1 day), so refresh is due.
+    set_expiry(&srv, &token, 5 * 86_400).await;
+    let no_refresh = srv
+        .get("/get-session?disableRefresh=true", Some(&cookie))
+        .await;
+    assert!(no_refresh.set_cookies().is_empty());
+    assert!(expires_in_days(&no_refresh.json()) < 5.01);
+
+    let refreshed = srv.get("/get-session", Some(&cookie)).await;
+    let body = refreshed.json();
+    assert_eq!(
+        body["session"]["token"],
+        token.as_str(),
+        "refresh keeps the token"
+    );
+    assert!(
+        expires_in_days(&body) > 6.99,
+        "expiresAt pushed to now + 7 days"
+    );
+    let line = refreshed.set_cookie("better-auth.session_token").unwrap();
+    assert!(line.contains("Max-Age=604800"), "{line}");
+    // The database row moved too.
+    let again = srv.get("/get-session", Some(&cookie)).await;
+    assert!(expires_in_days(&again.json()) > 6.99);
+    assert!(again.set_cookies().is_empty());
+    srv.stop().await;
+}
+
+async fn expired_session_is_removed(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let up = srv.sign_up("gus@example.com", "password123").await;
+    let token = up.json()["token"].as_str().unwrap().to_owned();
+    let cookie = up.cookie_pair("better-auth.session_token");
+    set_expiry(&srv, &token, -10).await;
+    let r = srv.get("/get-session", Some(&cookie)).await;
+    assert_eq!(r.text, "null");
+    assert!(r
+        .set_cookie("better-auth.session_token")
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(srv.count("session").await, 0);
+    srv.stop().await;
+}
+
+async fn dont_remember_sessions_are_not_refreshed(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    srv.sign_up("hal@example.com", "password123").await;
+    let r = srv
+        .post(
+            "/sign-in/email",
+            json!({"email": "hal@example.com", "password": "password123", "rememberMe": false}),
+            None,
+        )
+        .await;
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    let cookie = format!(
+        "{}; {}",
+        r.cookie_pair("better-auth.session_token"),
+        r.cookie_pair("better-auth.dont_remember")
+    );
+    set_expiry(&srv, &token, 3600).await;
+    let s = srv.get("/get-session", Some(&cookie)).await;
+    assert!(s.set_cookies().is_empty());
+    assert!(expires_in_days(&s.json()) < 0.05);
+    srv.stop().await;
+}
+
+async fn forged_or_foreign_cookies_are_no_session(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let up = srv.sign_up("ida@example.com", "password123").await;
+    let token = up.json()["token"].as_str().unwrap().to_owned();
+    for cookie in [
+        format!("better-auth.session_token={token}"),
+        format!("better-auth.session_token={token}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D"),
+        "better-auth.session_token=garbage".to_owned(),
+        format!(
+            "other.session_token={}",
+            up.cookie_pair("better-auth.session_token")
+                .split('=')
+                .nth(1)
+                .unwrap()
+        ),
+    ] {
+        let r = srv.get("/get-session", Some(&cookie)).await;
+        assert_eq!((r.status, r.text.as_str()), (200, "null"), "{cookie}");
+    }
+    // A session cookie signed with another secret is not ours.
+    let foreign =
+        better_auth_server::crypto::signing::sign("another-secret-0123456789abcdef0123456", &token);
+    let cookie = format!(
+        "better-auth.session_token={}",
+        better_auth_server::cookies::encode_uri_component(&foreign)
+    );
+    assert_eq!(srv.get("/get-session", Some(&cookie)).await.text, "null");
+    srv.stop().await;
+}
+
+on_both_databases!(
+    refresh_after_update_age,
+    expired_session_is_removed,
+    dont_remember_sessions_are_not_refreshed,
+    forged_or_foreign_cookies_are_no_session,
+);
