@@ -1,6 +1,13 @@
 //! Black-box tests: the real server over HTTP on a real database (SQLite and PostgreSQL).
 //! One test binary for the crate keeps link times down.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test loudly; that is their job"
+)]
+
 mod harness;
 
 mod cli;
