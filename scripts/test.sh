@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust unit and black-box HTTP tests (SQLite, and PostgreSQL when
+# TEST_DATABASE_URL is set), then the real better-auth client (Node) against the server
+# on SQLite and on PostgreSQL.
+#
+#   ./scripts/test.sh
+#   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+echo "== cargo fmt --check, clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== cargo test (Rust unit and HTTP tests)"
+cargo test --workspace
+
+echo "== better-auth client tests (Node)"
+CLIENT_DIR="$ROOT/crates/auth/tests/client"
+if [ ! -d "$CLIENT_DIR/node_modules/better-auth" ] || [ "$CLIENT_DIR/package-lock.json" -nt "$CLIENT_DIR/node_modules/.package-lock.json" ]; then
+  (cd "$CLIENT_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+cargo build --quiet -p better-auth-server
+BIN="$ROOT/target/debug/better-auth-server"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+PG_SCHEMA=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ -n "$PG_SCHEMA" ]; then psql "$TEST_DATABASE_URL" -qc "drop schema if exists \"$PG_SCHEMA\" cascade" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# run_client_tests NAME DATABASE_URL
+run_client_tests() {
+  local name="$1" db="$2" port
+  port="$(free_port)"
+  mkdir -p "$WORK/$name"
+  BETTER_AUTH_DATA_DIR="$WORK/$name" DATABASE_URL="$db" PORT="$port" HOST=127.0.0.1 \
+    BETTER_AUTH_URL="http://127.0.0.1:$port" BETTER_AUTH_SECRET="client-test-secret-$(date +%s)-0123456789abcdef" \
+    RUST_LOG=warn "$BIN" serve >"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/api/auth/ok" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  echo "-- client tests against the server on $name"
+  if ! (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" node --test); then
+    cat "$WORK/$name.log"
+    return 1
+  fi
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
+
+run_client_tests sqlite "sqlite://$WORK/auth.db?mode=rwc"
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  PG_SCHEMA="client_$(date +%s)_$$"
+  psql "$TEST_DATABASE_URL" -qc "create schema \"$PG_SCHEMA\"" >/dev/null
+  sep='?'; case "$TEST_DATABASE_URL" in *\?*) sep='&';; esac
+  run_client_tests postgres "${TEST_DATABASE_URL}${sep}options=-c%20search_path%3D${PG_SCHEMA}"
+elif [ "${BETTER_AUTH_REQUIRE_POSTGRES:-}" = "1" ]; then
+  echo "BETTER_AUTH_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set" >&2
+  exit 1
+else
+  echo "TEST_DATABASE_URL is not set: skipping the client tests on PostgreSQL"
+fi
+echo "== all tests passed"
