@@ -85,6 +85,26 @@ pub struct ConfigArgs {
     /// Port to listen on.
     #[arg(long, env = "PORT", global = true)]
     pub port: Option<u16>,
+    /// JWT `iss` (default: the base URL's origin).
+    #[arg(long, env = "BETTER_AUTH_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// JWT `aud`, comma-separated for several (default: the base URL's origin).
+    #[arg(long, env = "BETTER_AUTH_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// JWT lifetime: seconds or a time string such as `15m`, `1h`, `7d` (default 15m).
+    #[arg(long, env = "BETTER_AUTH_JWT_EXPIRATION", global = true)]
+    pub jwt_expiration: Option<String>,
+    /// JWT algorithm: EdDSA (default, keys in the jwks table) or HS256 (shared secret).
+    #[arg(long, env = "BETTER_AUTH_JWT_ALGORITHM", global = true)]
+    pub jwt_algorithm: Option<JwtAlgorithm>,
+    /// Shared secret for HS256 JWTs (never the cookie secret; at least 32 characters).
+    #[arg(
+        long,
+        env = "BETTER_AUTH_JWT_HS256_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_hs256_secret: Option<String>,
     /// The secret. Prefer the environment variable over the flag (process lists are public).
     #[arg(
         long,
@@ -111,6 +131,8 @@ struct FileConfig {
     password: FilePassword,
     #[serde(default)]
     session: FileSession,
+    #[serde(default)]
+    jwt: FileJwt,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +150,108 @@ struct FileSession {
     expires_in: Option<i64>,
     update_age: Option<i64>,
     disable_refresh: Option<bool>,
+}
+
+/// Seconds, or a time string as Better Auth takes them (`15m`, `1h`, `7d`, `2 weeks`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TimeSpan {
+    Seconds(i64),
+    Text(String),
+}
+
+impl TimeSpan {
+    fn seconds(&self, setting: &str) -> Result<i64, ConfigError> {
+        match self {
+            TimeSpan::Seconds(s) => Ok(*s),
+            TimeSpan::Text(t) => parse_time_span(t).ok_or_else(|| {
+                ConfigError::Invalid(format!("{setting}: cannot read {t:?} as a duration"))
+            }),
+        }
+    }
+}
+
+/// `"15m"` → 900. Units as upstream's `utils/time.ts`: s, m, h, d, w, y and their long forms.
+pub fn parse_time_span(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().ok()?;
+    let unit_seconds = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        "y" | "yr" | "yrs" | "year" | "years" => 31_557_600,
+        _ => return None,
+    };
+    n.checked_mul(unit_seconds)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileJwt {
+    issuer: Option<String>,
+    audience: Option<Vec<String>>,
+    expiration: Option<TimeSpan>,
+    user_fields: Option<Vec<String>>,
+    claims: Option<toml::Table>,
+    subject_field: Option<String>,
+    algorithm: Option<JwtAlgorithm>,
+    hs256_secret: Option<String>,
+    rotation_interval: Option<TimeSpan>,
+    grace_period: Option<TimeSpan>,
+    set_jwt_header: Option<bool>,
+}
+
+/// How JWTs are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+pub enum JwtAlgorithm {
+    /// Ed25519 keys in the `jwks` table, published at `/jwks` (Better Auth's default).
+    #[serde(rename = "EdDSA")]
+    #[value(name = "EdDSA")]
+    EdDsa,
+    /// A shared secret: for backends that cannot fetch a JWKS. Weaker: every verifier can
+    /// also mint tokens. Never published.
+    #[serde(rename = "HS256")]
+    #[value(name = "HS256")]
+    Hs256,
+}
+
+impl JwtAlgorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::EdDsa => "EdDSA",
+            JwtAlgorithm::Hs256 => "HS256",
+        }
+    }
+}
+
+/// The jwt plugin (`/token`, `/jwks`, `set-auth-jwt`).
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub issuer: String,
+    /// One entry is written as a string `aud`, several as an array.
+    pub audience: Vec<String>,
+    /// Token lifetime in seconds (upstream `expirationTime`, default 15 minutes).
+    pub expires_in: i64,
+    /// User fields copied into the claims; `None` copies the whole user object (upstream).
+    pub user_fields: Option<Vec<String>>,
+    /// Static claims added to every token (the configuration form of `definePayload`).
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The user field whose value becomes `sub` (default `id`).
+    pub subject_field: String,
+    pub algorithm: JwtAlgorithm,
+    pub hs256_secret: Option<String>,
+    /// New keys expire after this many seconds and are replaced on demand (rotation).
+    pub rotation_interval: Option<i64>,
+    /// Retired keys stay in `/jwks` this long after they expire (default 30 days).
+    pub grace_period: i64,
+    /// Add `set-auth-jwt` to `/get-session` responses (upstream `disableSettingJwtHeader`).
+    pub set_jwt_header: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +287,7 @@ pub struct Config {
     pub trusted_origins: Vec<String>,
     pub password: PasswordConfig,
     pub session: SessionConfig,
+    pub jwt: JwtConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -178,6 +303,9 @@ impl std::fmt::Debug for Config {
             .field("trusted_origins", &self.trusted_origins)
             .field("password", &self.password)
             .field("session", &self.session)
+            .field("jwt.issuer", &self.jwt.issuer)
+            .field("jwt.audience", &self.jwt.audience)
+            .field("jwt.algorithm", &self.jwt.algorithm)
             .finish()
     }
 }
@@ -269,6 +397,8 @@ impl Config {
             ));
         }
 
+        let jwt = jwt_config(args, file.jwt, &base_url, &secret)?;
+
         Ok(Config {
             secret,
             base_url,
@@ -284,6 +414,7 @@ impl Config {
             trusted_origins,
             password,
             session,
+            jwt,
         })
     }
 
@@ -296,6 +427,100 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.base_url.scheme() == "https"
     }
+}
+
+fn jwt_config(
+    args: &ConfigArgs,
+    file: FileJwt,
+    base_url: &Url,
+    cookie_secret: &str,
+) -> Result<JwtConfig, ConfigError> {
+    let origin = base_url.origin().ascii_serialization();
+    let audience = match &args.jwt_audience {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => file.audience.unwrap_or_default(),
+    };
+    let expires_in = match (&args.jwt_expiration, &file.expiration) {
+        (Some(text), _) => TimeSpan::Text(text.clone()).seconds("jwt expiration")?,
+        (None, Some(span)) => span.seconds("jwt.expiration")?,
+        (None, None) => 900,
+    };
+    if expires_in <= 0 {
+        return Err(ConfigError::Invalid(
+            "jwt expiration must be positive".into(),
+        ));
+    }
+    let claims = match file.claims {
+        Some(table) => serde_json::to_value(table)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .ok_or_else(|| ConfigError::Invalid("jwt.claims must be a table".into()))?,
+        None => serde_json::Map::new(),
+    };
+    let algorithm = args
+        .jwt_algorithm
+        .or(file.algorithm)
+        .unwrap_or(JwtAlgorithm::EdDsa);
+    let hs256_secret = args.jwt_hs256_secret.clone().or(file.hs256_secret);
+    if algorithm == JwtAlgorithm::Hs256 {
+        match &hs256_secret {
+            None => {
+                return Err(ConfigError::Invalid(
+                    "jwt algorithm HS256 needs BETTER_AUTH_JWT_HS256_SECRET".into(),
+                ))
+            }
+            Some(s) if s.chars().count() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid(format!(
+                    "the HS256 secret must have at least {MIN_SECRET_LEN} characters"
+                )))
+            }
+            Some(s) if s == cookie_secret => {
+                return Err(ConfigError::Invalid(
+                    "the HS256 secret must differ from BETTER_AUTH_SECRET (verifiers could forge cookies)".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let rotation_interval = file
+        .rotation_interval
+        .map(|s| s.seconds("jwt.rotation_interval"))
+        .transpose()?;
+    if rotation_interval.is_some_and(|r| r < 60) {
+        return Err(ConfigError::Invalid(
+            "jwt.rotation_interval must be at least 60 seconds".into(),
+        ));
+    }
+    Ok(JwtConfig {
+        issuer: args
+            .jwt_issuer
+            .clone()
+            .or(file.issuer)
+            .unwrap_or_else(|| origin.clone()),
+        audience: if audience.is_empty() {
+            vec![origin]
+        } else {
+            audience
+        },
+        expires_in,
+        user_fields: file.user_fields,
+        claims,
+        subject_field: file.subject_field.unwrap_or_else(|| "id".into()),
+        algorithm,
+        hs256_secret,
+        rotation_interval,
+        grace_period: file
+            .grace_period
+            .map(|s| s.seconds("jwt.grace_period"))
+            .transpose()?
+            .unwrap_or(2_592_000),
+        set_jwt_header: file.set_jwt_header.unwrap_or(true),
+    })
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -464,6 +689,47 @@ mod tests {
                 "*.example.org"
             ]
         );
+    }
+
+    #[test]
+    fn time_spans() {
+        assert_eq!(parse_time_span("15m"), Some(900));
+        assert_eq!(parse_time_span("1 hour"), Some(3600));
+        assert_eq!(parse_time_span("7d"), Some(604_800));
+        assert_eq!(parse_time_span("30"), Some(30));
+        assert_eq!(parse_time_span("2 weeks"), Some(1_209_600));
+        assert_eq!(parse_time_span("soon"), None);
+    }
+
+    #[test]
+    fn jwt_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(&args(dir.path())).unwrap();
+        assert_eq!(c.jwt.issuer, "http://localhost:3001");
+        assert_eq!(c.jwt.audience, vec!["http://localhost:3001"]);
+        assert_eq!(c.jwt.expires_in, 900);
+        assert_eq!(c.jwt.algorithm, JwtAlgorithm::EdDsa);
+
+        let file = dir.path().join("auth.toml");
+        std::fs::write(
+            &file,
+            "[jwt]\nexpiration = \"1h\"\naudience = [\"https://api.example.com\", \"https://b.example.com\"]\n\
+             user_fields = [\"email\"]\nclaims = { tier = \"gold\" }\n",
+        )
+        .unwrap();
+        let mut a = args(dir.path());
+        a.config = Some(file);
+        let c = Config::load(&a).unwrap();
+        assert_eq!(c.jwt.expires_in, 3600);
+        assert_eq!(c.jwt.audience.len(), 2);
+        assert_eq!(c.jwt.claims["tier"], "gold");
+
+        a.jwt_algorithm = Some(JwtAlgorithm::Hs256);
+        assert!(Config::load(&a).is_err(), "HS256 needs its own secret");
+        a.jwt_hs256_secret = Some(c.secret.clone());
+        assert!(Config::load(&a).is_err(), "never the cookie secret");
+        a.jwt_hs256_secret = Some("hs256-shared-secret-0123456789abcdef".into());
+        assert!(Config::load(&a).is_ok());
     }
 
     #[test]

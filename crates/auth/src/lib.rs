@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod error;
 pub mod models;
 pub mod origins;
+pub mod plugins;
 pub mod routes;
 pub mod state;
 pub mod store;

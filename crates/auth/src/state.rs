@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::cookies::CookieNames;
 use crate::crypto::password::PasswordHasher;
 use crate::origins::TrustedOrigins;
+use crate::plugins::jwt::JwtSigner;
 use crate::store::Store;
 
 pub struct AppState {
@@ -12,6 +13,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub cookies: CookieNames,
     pub origins: TrustedOrigins,
+    pub jwt: JwtSigner,
 }
 
 impl AppState {
@@ -19,6 +21,7 @@ impl AppState {
         Self {
             cookies: CookieNames::new(config.secure_cookies()),
             origins: TrustedOrigins::new(&config),
+            jwt: JwtSigner::new(&config),
             config,
             store,
             hasher,

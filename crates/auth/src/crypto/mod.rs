@@ -3,3 +3,4 @@
 pub mod password;
 pub mod random;
 pub mod signing;
+pub mod symmetric;

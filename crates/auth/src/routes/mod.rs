@@ -2,7 +2,7 @@
 
 pub mod body;
 mod ok_error;
-mod session;
+pub(crate) mod session;
 mod sign_in;
 mod sign_out;
 mod sign_up;
@@ -27,10 +27,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(session::post_get_session)),
         )
         .service(resource("/ok").route(web::get().to(ok_error::ok)))
-        .service(resource("/error").route(web::get().to(ok_error::error_page)));
+        .service(resource("/error").route(web::get().to(ok_error::error_page)))
+        .configure(crate::plugins::jwt::configure);
 }
 
-fn resource(path: &str) -> actix_web::Resource {
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(not_found))
 }
 
@@ -40,7 +41,7 @@ pub async fn not_found() -> HttpResponse {
 }
 
 /// A JSON 200 carrying `Set-Cookie` headers, one per cookie.
-fn json_with_cookies(body: &impl Serialize, cookies: Vec<String>) -> HttpResponse {
+pub(crate) fn json_with_cookies(body: &impl Serialize, cookies: Vec<String>) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     add_cookies(&mut builder, cookies);
     builder.json(body)

@@ -1,6 +1,6 @@
 //! `GET /get-session` (upstream `routes/session.ts` `getSession`).
 
-use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
+use actix_web::http::header::{HeaderName, CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body::{self, MediaTypes};
@@ -77,8 +77,21 @@ pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) ->
 pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let allow_refresh = !body::query_flag(&req, "disableRefresh");
     let found = lookup(&req, &state, allow_refresh).await?;
+    // The jwt plugin's after-hook: the same JWT as /token, only for a live session.
+    let jwt = match &found.session {
+        Some(current) if state.config.jwt.set_jwt_header => {
+            Some(state.jwt.token_for(&state.store, &current.user).await?)
+        }
+        _ => None,
+    };
     let mut response = super::json_with_cookies(&found.session, found.set_cookies);
     let headers = response.headers_mut();
+    if let Some(jwt) = jwt {
+        headers.insert(
+            HeaderName::from_static("set-auth-jwt"),
+            jwt.parse().map_err(internal)?,
+        );
+    }
     headers.insert(CACHE_CONTROL, "no-store".parse().map_err(internal)?);
     headers.insert(PRAGMA, "no-cache".parse().map_err(internal)?);
     Ok(response)

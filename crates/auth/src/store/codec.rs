@@ -68,3 +68,11 @@ pub fn read_bool(backend: DbBackend, row: &QueryResult, col: &str) -> Result<boo
         _ => row.try_get("", col),
     }
 }
+
+/// A NULL of the date column type.
+pub fn null_time(backend: DbBackend) -> Value {
+    match backend {
+        DbBackend::Sqlite => Value::String(None),
+        _ => Value::ChronoDateTimeUtc(None),
+    }
+}

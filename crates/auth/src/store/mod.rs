@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod codec;
+pub mod jwks;
 pub mod sessions;
 pub mod users;
 

@@ -1,0 +1,46 @@
+//! The jwt plugin (upstream `packages/better-auth/src/plugins/jwt/`): `GET /token`,
+//! `GET /jwks` and the `set-auth-jwt` header on `/get-session`.
+
+pub mod keys;
+mod signer;
+
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+pub use signer::JwtSigner;
+
+use crate::error::{ApiError, ApiResult};
+use crate::routes::session;
+use crate::state::AppState;
+
+/// How long API consumers may cache `/jwks`. New keys are published when they are made,
+/// and verifiers refetch on an unknown `kid`, so a few minutes is safe.
+const JWKS_MAX_AGE: u32 = 300;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::routes::resource("/token").route(web::get().to(token)))
+        .service(crate::routes::resource("/jwks").route(web::get().to(jwks)));
+}
+
+/// `GET /token` → `{"token": "<JWT>"}` for the signed-in user, else 401.
+async fn token(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let found = session::lookup(&req, &state, true).await?;
+    let Some(current) = found.session else {
+        return Err(ApiError::Unauthorized);
+    };
+    let jwt = state.jwt.token_for(&state.store, &current.user).await?;
+    Ok(crate::routes::json_with_cookies(
+        &json!({ "token": jwt }),
+        found.set_cookies,
+    ))
+}
+
+/// `GET /jwks` → the public keys.
+async fn jwks(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let body = state.jwt.jwks_body(&state.store).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE}")))
+        .body(body.to_string()))
+}

@@ -1,0 +1,227 @@
+//! Signs JWTs with the current key and serves the public JWKS, both from memory.
+//!
+//! The decrypted signing key and the serialised `/jwks` body are cached; they are re-read
+//! from the database at most every [`RELOAD_AFTER`] so that a rotation done by another
+//! process (or `better-auth-server keys rotate`) is picked up without a restart.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Map, Value};
+
+use super::keys::{self, SigningKey};
+use crate::config::{Config, JwtAlgorithm, JwtConfig};
+use crate::error::ApiError;
+use crate::models::{Timestamp, User};
+use crate::store::jwks::JwkRow;
+use crate::store::Store;
+
+const RELOAD_AFTER: Duration = Duration::from_secs(60);
+
+struct Cached<T> {
+    value: T,
+    loaded: Instant,
+}
+
+impl<T: Clone> Cached<T> {
+    fn fresh(slot: &RwLock<Option<Cached<T>>>) -> Option<T> {
+        let guard = slot.read().ok()?;
+        let cached = guard.as_ref()?;
+        (cached.loaded.elapsed() < RELOAD_AFTER).then(|| cached.value.clone())
+    }
+
+    fn put(slot: &RwLock<Option<Cached<T>>>, value: T) {
+        if let Ok(mut guard) = slot.write() {
+            *guard = Some(Cached {
+                value,
+                loaded: Instant::now(),
+            });
+        }
+    }
+}
+
+pub struct JwtSigner {
+    config: JwtConfig,
+    secret: String,
+    /// HS256 mode: the shared key, no database key.
+    shared: Option<Arc<SigningKey>>,
+    current: RwLock<Option<Cached<Arc<SigningKey>>>>,
+    jwks_body: RwLock<Option<Cached<Arc<str>>>>,
+    /// One key lookup or creation at a time in this process.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl JwtSigner {
+    pub fn new(config: &Config) -> Self {
+        let shared = config.jwt.hs256_secret.as_ref().and_then(|s| {
+            (config.jwt.algorithm == JwtAlgorithm::Hs256).then(|| {
+                Arc::new(SigningKey {
+                    kid: String::new(),
+                    algorithm: Algorithm::HS256,
+                    key: EncodingKey::from_secret(s.as_bytes()),
+                    expires_at: None,
+                })
+            })
+        });
+        Self {
+            config: config.jwt.clone(),
+            secret: config.secret.clone(),
+            shared,
+            current: RwLock::new(None),
+            jwks_body: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn new_row(&self, now: Timestamp) -> JwkRow {
+        let expires = self.config.rotation_interval.map(|r| now.plus_seconds(r));
+        keys::new_ed25519_row(&self.secret, now, expires)
+    }
+
+    /// Upstream's choice: the newest live key of the configured algorithm (rows without
+    /// `alg` count as EdDSA), else the newest live key.
+    fn pick(rows: &[JwkRow], now: Timestamp) -> Option<&JwkRow> {
+        let live = || rows.iter().filter(|r| r.is_live(now));
+        live()
+            .find(|r| r.alg.as_deref().unwrap_or("EdDSA") == "EdDSA")
+            .or_else(|| live().next())
+    }
+
+    /// The key to sign with, creating the first one when there is none.
+    async fn signing_key(&self, store: &Store) -> Result<Arc<SigningKey>, ApiError> {
+        if let Some(shared) = &self.shared {
+            return Ok(shared.clone());
+        }
+        let now = Timestamp::now();
+        let usable = |k: &Arc<SigningKey>| k.expires_at.is_none_or(|e| e > now);
+        if let Some(key) = Cached::fresh(&self.current).filter(usable) {
+            return Ok(key);
+        }
+        let _guard = self.refresh.lock().await;
+        if let Some(key) = Cached::fresh(&self.current).filter(usable) {
+            return Ok(key);
+        }
+        let mut rows = store.list_jwks().await?;
+        if Self::pick(&rows, now).is_none() {
+            if store
+                .insert_jwk_if_none_live(&self.new_row(now), now)
+                .await?
+            {
+                tracing::info!("created a JWT signing key");
+            }
+            self.forget_jwks();
+            rows = store.list_jwks().await?;
+        }
+        let row = Self::pick(&rows, now).ok_or_else(|| {
+            ApiError::Internal("no live JWT signing key after creating one".into())
+        })?;
+        // Decrypt only when the key changed.
+        let previous = self
+            .current
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|c| c.value.clone()));
+        let key = match previous {
+            Some(p) if p.kid == row.id => p,
+            _ => Arc::new(
+                keys::signing_key(&self.secret, row)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            ),
+        };
+        Cached::put(&self.current, key.clone());
+        Ok(key)
+    }
+
+    /// The claims upstream puts in a session JWT: `iat`, the user object, `sub`, `exp`,
+    /// `iss`, `aud`, in that order, plus configured fields and static claims.
+    pub fn claims(&self, user: &User, now_seconds: i64) -> Result<Map<String, Value>, ApiError> {
+        let Value::Object(user_json) =
+            serde_json::to_value(user).map_err(|e| ApiError::Internal(e.to_string()))?
+        else {
+            return Err(ApiError::Internal("user is not an object".into()));
+        };
+        let mut claims = Map::new();
+        claims.insert("iat".into(), json!(now_seconds));
+        let subject = user_json
+            .get(&self.config.subject_field)
+            .and_then(Value::as_str)
+            .unwrap_or(&user.id)
+            .to_owned();
+        for (k, v) in user_json {
+            if self
+                .config
+                .user_fields
+                .as_ref()
+                .is_none_or(|f| f.contains(&k))
+            {
+                claims.insert(k, v);
+            }
+        }
+        for (k, v) in &self.config.claims {
+            claims.insert(k.clone(), v.clone());
+        }
+        claims.insert("sub".into(), json!(subject));
+        claims.insert("exp".into(), json!(now_seconds + self.config.expires_in));
+        claims.insert("iss".into(), json!(self.config.issuer));
+        let aud = match self.config.audience.as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        };
+        claims.insert("aud".into(), aud);
+        Ok(claims)
+    }
+
+    /// A signed JWT for this user. Header `{alg, kid}` only, as upstream.
+    pub async fn token_for(&self, store: &Store, user: &User) -> Result<String, ApiError> {
+        let key = self.signing_key(store).await?;
+        let claims = self.claims(user, chrono::Utc::now().timestamp())?;
+        let mut header = Header::new(key.algorithm);
+        header.typ = None;
+        header.kid = (!key.kid.is_empty()).then(|| key.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &key.key)
+            .map_err(|e| ApiError::Internal(format!("signing a JWT: {e}")))
+    }
+
+    fn forget_jwks(&self) {
+        if let Ok(mut g) = self.jwks_body.write() {
+            *g = None;
+        }
+    }
+
+    /// `{"keys":[...]}`: keys not yet past `expiresAt + gracePeriod`. The first key is
+    /// created here when the table is empty, as upstream does.
+    pub async fn jwks_body(&self, store: &Store) -> Result<Arc<str>, ApiError> {
+        if let Some(body) = Cached::fresh(&self.jwks_body) {
+            return Ok(body);
+        }
+        if self.shared.is_none() {
+            self.signing_key(store).await?;
+        }
+        let now = Timestamp::now();
+        let grace = self.config.grace_period;
+        let mut keys = Vec::new();
+        for row in store.list_jwks().await? {
+            if row.expires_at.is_none_or(|e| e.plus_seconds(grace) > now) {
+                keys.push(Value::Object(
+                    keys::public_entry(&row).map_err(|e| ApiError::Internal(e.to_string()))?,
+                ));
+            }
+        }
+        let body: Arc<str> = json!({ "keys": keys }).to_string().into();
+        Cached::put(&self.jwks_body, body.clone());
+        Ok(body)
+    }
+
+    /// `keys rotate`: a new signing key now; the old ones stay published for the grace period.
+    pub async fn rotate(&self, store: &Store) -> Result<String, ApiError> {
+        let now = Timestamp::now();
+        let row = self.new_row(now);
+        store.rotate_jwk(&row, now).await?;
+        if let Ok(mut g) = self.current.write() {
+            *g = None;
+        }
+        self.forget_jwks();
+        Ok(row.id)
+    }
+}

@@ -1,0 +1,3 @@
+//! Better Auth plugins, one folder each.
+
+pub mod jwt;
