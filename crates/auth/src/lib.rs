@@ -83,10 +83,9 @@ fn cors(state: Arc<AppState>) -> Cors {
 
 /// The HTTP server on an already bound listener (port 0 in tests).
 pub fn server(
-    state: AppState,
+    state: web::Data<AppState>,
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, StartError> {
-    let state = web::Data::new(state);
     let base_path = state.config.base_path.clone();
     let server = HttpServer::new(move || {
         let shared = state.clone().into_inner();
@@ -116,6 +115,6 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), StartError> {
         "better-auth-server listening"
     );
     let state = build_state(config, db).await?;
-    server(state, listener)?.await?;
+    server(web::Data::new(state), listener)?.await?;
     Ok(())
 }

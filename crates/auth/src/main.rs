@@ -4,6 +4,9 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
 use better_auth_server::config::{Config, ConfigArgs};
+use better_auth_server::models::Timestamp;
+use better_auth_server::plugins::jwt::JwtSigner;
+use better_auth_server::store::Store;
 use better_auth_server::{open_database, serve, StartError};
 
 #[derive(Parser)]
@@ -32,6 +35,19 @@ enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Manage the JWT signing keys (the `jwks` table).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a new signing key now; older keys stay in /jwks for the grace period.
+    Rotate,
+    /// List the keys: id (kid), algorithm, creation, expiry, and whether /jwks shows them.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -52,7 +68,9 @@ enum MigrateAction {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("BETTER_AUTH_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -73,6 +91,41 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                 MigrateAction::Status => {
                     for m in Migrator::get_migration_with_status(&db).await? {
                         println!("{}\t{}", m.name(), m.status());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Keys { action } => {
+            let db = open_database(&config, true).await?;
+            let store = Store::new(db).await?;
+            match action {
+                KeysAction::Rotate => {
+                    let kid = JwtSigner::new(&config)
+                        .rotate(&store)
+                        .await
+                        .map_err(|e| StartError::Setup(e.to_string()))?;
+                    println!("{kid}");
+                }
+                KeysAction::List => {
+                    let now = Timestamp::now();
+                    let grace = config.jwt.grace_period;
+                    println!("kid\talg\tcreatedAt\texpiresAt\tstatus");
+                    for (i, row) in store.list_jwks().await?.iter().enumerate() {
+                        let status = match row.expires_at {
+                            _ if i == 0 && row.is_live(now) => "signing",
+                            None => "published",
+                            Some(e) if e > now => "published",
+                            Some(e) if e.plus_seconds(grace) > now => "retired, published",
+                            Some(_) => "retired",
+                        };
+                        println!(
+                            "{}\t{}\t{}\t{}\t{status}",
+                            row.id,
+                            row.alg.as_deref().unwrap_or("EdDSA"),
+                            row.created_at.to_iso(),
+                            row.expires_at.map_or("-".into(), |e| e.to_iso()),
+                        );
                     }
                 }
             }

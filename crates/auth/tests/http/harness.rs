@@ -65,6 +65,7 @@ pub struct TestServer {
     pub url: String,
     pub origin: String,
     pub db: DatabaseConnection,
+    pub state: actix_web::web::Data<better_auth_server::state::AppState>,
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     _dir: tempfile::TempDir,
@@ -96,14 +97,16 @@ impl TestServer {
         let mut config = Config::load(&args).expect("config");
         tweak(&mut config);
         let db = open_database(&config, true).await.expect("database");
-        let state = build_state(config, db.clone()).await.expect("state");
-        let running = server(state, listener).expect("server");
+        let state =
+            actix_web::web::Data::new(build_state(config, db.clone()).await.expect("state"));
+        let running = server(state.clone(), listener).expect("server");
         let handle = running.handle();
         actix_web::rt::spawn(running);
         Some(TestServer {
             url: format!("{origin}/api/auth"),
             origin,
             db,
+            state,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

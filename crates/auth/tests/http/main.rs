@@ -13,5 +13,6 @@ mod harness;
 mod cli;
 mod compat;
 mod email_password;
+mod jwt;
 mod origin_and_cors;
 mod sessions;

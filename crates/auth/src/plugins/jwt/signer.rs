@@ -21,21 +21,29 @@ const RELOAD_AFTER: Duration = Duration::from_secs(60);
 
 struct Cached<T> {
     value: T,
-    loaded: Instant,
+    valid_until: Instant,
 }
 
 impl<T: Clone> Cached<T> {
     fn fresh(slot: &RwLock<Option<Cached<T>>>) -> Option<T> {
         let guard = slot.read().ok()?;
         let cached = guard.as_ref()?;
-        (cached.loaded.elapsed() < RELOAD_AFTER).then(|| cached.value.clone())
+        (Instant::now() < cached.valid_until).then(|| cached.value.clone())
     }
 
-    fn put(slot: &RwLock<Option<Cached<T>>>, value: T) {
+    /// Keeps `value` for [`RELOAD_AFTER`], or less when it goes stale sooner (`until`).
+    fn put(slot: &RwLock<Option<Cached<T>>>, value: T, until: Option<Timestamp>) {
+        let mut ttl = RELOAD_AFTER;
+        if let Some(until) = until {
+            let left = (until.0 - chrono::Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            ttl = ttl.min(left);
+        }
         if let Ok(mut guard) = slot.write() {
             *guard = Some(Cached {
                 value,
-                loaded: Instant::now(),
+                valid_until: Instant::now() + ttl,
             });
         }
     }
@@ -129,7 +137,7 @@ impl JwtSigner {
                     .map_err(|e| ApiError::Internal(e.to_string()))?,
             ),
         };
-        Cached::put(&self.current, key.clone());
+        Cached::put(&self.current, key.clone(), key.expires_at);
         Ok(key)
     }
 
@@ -201,15 +209,22 @@ impl JwtSigner {
         let now = Timestamp::now();
         let grace = self.config.grace_period;
         let mut keys = Vec::new();
+        // The body changes when the first published, expiring key leaves its grace period.
+        let mut first_removal: Option<Timestamp> = None;
         for row in store.list_jwks().await? {
-            if row.expires_at.is_none_or(|e| e.plus_seconds(grace) > now) {
-                keys.push(Value::Object(
-                    keys::public_entry(&row).map_err(|e| ApiError::Internal(e.to_string()))?,
-                ));
+            let end = row.expires_at.map(|e| e.plus_seconds(grace));
+            if end.is_some_and(|end| end <= now) {
+                continue;
+            }
+            keys.push(Value::Object(
+                keys::public_entry(&row).map_err(|e| ApiError::Internal(e.to_string()))?,
+            ));
+            if let Some(end) = end {
+                first_removal = Some(first_removal.map_or(end, |f| f.min(end)));
             }
         }
         let body: Arc<str> = json!({ "keys": keys }).to_string().into();
-        Cached::put(&self.jwks_body, body.clone());
+        Cached::put(&self.jwks_body, body.clone(), first_removal);
         Ok(body)
     }
 
