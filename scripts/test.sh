@@ -16,10 +16,17 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test (Rust unit and HTTP tests)"
 cargo test --workspace
 
-echo "== better-auth client tests (Node)"
+echo "== client and verifier tests (Node: better-auth client, jose; Python: PyJWT)"
 CLIENT_DIR="$ROOT/crates/auth/tests/client"
 if [ ! -d "$CLIENT_DIR/node_modules/better-auth" ] || [ "$CLIENT_DIR/package-lock.json" -nt "$CLIENT_DIR/node_modules/.package-lock.json" ]; then
   (cd "$CLIENT_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+PY_DIR="$ROOT/crates/auth/tests/python"
+VENV="$ROOT/target/py-venv"
+if [ ! -x "$VENV/bin/python" ] || [ "$PY_DIR/requirements.txt" -nt "$VENV/.installed" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$PY_DIR/requirements.txt"
+  touch "$VENV/.installed"
 fi
 cargo build --quiet -p better-auth-server
 BIN="$ROOT/target/debug/better-auth-server"
@@ -50,7 +57,8 @@ run_client_tests() {
     sleep 0.2
   done
   echo "-- client tests against the server on $name"
-  if ! (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" node --test); then
+  if ! (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" node --test) ||
+     ! (cd "$PY_DIR" && AUTH_URL="http://127.0.0.1:$port" "$VENV/bin/python" -m unittest -v test_pyjwt); then
     cat "$WORK/$name.log"
     return 1
   fi

@@ -1,40 +1,9 @@
 // The unmodified Better Auth client (`better-auth/client`, version pinned in package.json)
-// against a running better-auth-server. AUTH_URL is the server's origin; the cookie jar
-// below plays the browser's part (it keeps cookies and sends an Origin on POSTs).
+// against a running better-auth-server (AUTH_URL, its origin). The cookie jar in
+// helpers.mjs plays the browser's part.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createAuthClient } from "better-auth/client";
-
-const AUTH_URL = process.env.AUTH_URL;
-if (!AUTH_URL) throw new Error("AUTH_URL (the better-auth-server origin) is required");
-
-function browserLikeFetch() {
-  const jar = new Map();
-  const fetchWithJar = async (input, init = {}) => {
-    const request = new Request(input, init);
-    const headers = new Headers(request.headers);
-    if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    if (request.method !== "GET") headers.set("origin", new URL(AUTH_URL).origin);
-    const response = await fetch(new Request(request, { headers }));
-    for (const line of response.headers.getSetCookie()) {
-      const pair = line.split(";")[0];
-      const eq = pair.indexOf("=");
-      const [name, value] = [pair.slice(0, eq), pair.slice(eq + 1)];
-      if (/;\s*max-age=0/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return response;
-  };
-  return { fetchWithJar, jar };
-}
-
-function newClient() {
-  const { fetchWithJar, jar } = browserLikeFetch();
-  const client = createAuthClient({ baseURL: AUTH_URL, fetchOptions: { customFetchImpl: fetchWithJar } });
-  return { client, jar };
-}
-
-const unique = () => `user-${Date.now()}-${Math.random().toString(36).slice(2)}@Example.com`;
+import { newClient, unique } from "./helpers.mjs";
 
 test("sign up, read the session, sign out, sign in again", async () => {
   const { client, jar } = newClient();

@@ -185,4 +185,40 @@ async fn migrate_up_status_down(b: Backend) {
         .is_none());
 }
 
-on_both_databases!(migrate_up_status_down);
+async fn keys_rotate_and_list(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database_url(b, dir.path()).await else {
+        return;
+    };
+    let run = |args: &[&str]| {
+        let out = command(dir.path())
+            .env("DATABASE_URL", &url)
+            .env("BETTER_AUTH_SECRET", crate::harness::SECRET)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = run(&["keys", "rotate"]).trim().to_owned();
+    assert_eq!(first.len(), 32, "prints the new kid: {first:?}");
+    let second = run(&["keys", "rotate"]).trim().to_owned();
+    assert_ne!(first, second);
+    let list = run(&["keys", "list"]);
+    let lines: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].starts_with(&second) && lines[0].ends_with("signing"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with(&first) && lines[1].ends_with("retired, published"),
+        "{list}"
+    );
+}
+
+on_both_databases!(migrate_up_status_down, keys_rotate_and_list);

@@ -184,9 +184,10 @@ async fn credential_errors_do_not_reveal_accounts(b: Backend) {
     assert_eq!(wrong.status, unknown.status);
     assert!(wrong.set_cookies().is_empty());
 
-    // The unknown address costs a hash too: time both (medians of a few runs).
-    let mut timings = [Vec::new(), Vec::new()];
-    for _ in 0..5 {
+    // The unknown address costs a hash too. The fastest of several runs estimates the
+    // intrinsic cost; medians would mostly measure the other tests running in parallel.
+    let mut fastest = [f64::MAX, f64::MAX];
+    for _ in 0..7 {
         for (i, email) in ["carol@example.com", "nobody@example.com"]
             .iter()
             .enumerate()
@@ -198,16 +199,12 @@ async fn credential_errors_do_not_reveal_accounts(b: Backend) {
                 None,
             )
             .await;
-            timings[i].push(t.elapsed().as_secs_f64());
+            fastest[i] = fastest[i].min(t.elapsed().as_secs_f64());
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v[v.len() / 2]
-    };
-    let (known, unknown) = (median(&mut timings[0]), median(&mut timings[1]));
+    let [known, unknown] = fastest;
     assert!(
-        unknown > known / 3.0 && unknown < known * 3.0,
+        unknown > known / 2.0 && unknown < known * 2.0,
         "unknown email {unknown:.4}s vs wrong password {known:.4}s"
     );
     srv.stop().await;
