@@ -94,7 +94,8 @@ pub struct ConfigArgs {
     /// JWT lifetime: seconds or a time string such as `15m`, `1h`, `7d` (default 15m).
     #[arg(long, env = "BETTER_AUTH_JWT_EXPIRATION", global = true)]
     pub jwt_expiration: Option<String>,
-    /// JWT algorithm: EdDSA (default, keys in the jwks table) or HS256 (shared secret).
+    /// JWT algorithm: EdDSA (default), ES256, RS256, PS256 (keys in the jwks table) or
+    /// HS256 (shared secret, opt-in).
     #[arg(long, env = "BETTER_AUTH_JWT_ALGORITHM", global = true)]
     pub jwt_algorithm: Option<JwtAlgorithm>,
     /// Shared secret for HS256 JWTs (never the cookie secret; at least 32 characters).
@@ -214,6 +215,18 @@ pub enum JwtAlgorithm {
     #[serde(rename = "EdDSA")]
     #[value(name = "EdDSA")]
     EdDsa,
+    /// ECDSA P-256 keys in the `jwks` table.
+    #[serde(rename = "ES256")]
+    #[value(name = "ES256")]
+    Es256,
+    /// RSA 2048 keys in the `jwks` table, PKCS#1 v1.5 signatures.
+    #[serde(rename = "RS256")]
+    #[value(name = "RS256")]
+    Rs256,
+    /// RSA 2048 keys in the `jwks` table, PSS signatures.
+    #[serde(rename = "PS256")]
+    #[value(name = "PS256")]
+    Ps256,
     /// A shared secret: for backends that cannot fetch a JWKS. Weaker: every verifier can
     /// also mint tokens. Never published.
     #[serde(rename = "HS256")]
@@ -225,6 +238,9 @@ impl JwtAlgorithm {
     pub fn name(self) -> &'static str {
         match self {
             JwtAlgorithm::EdDsa => "EdDSA",
+            JwtAlgorithm::Es256 => "ES256",
+            JwtAlgorithm::Rs256 => "RS256",
+            JwtAlgorithm::Ps256 => "PS256",
             JwtAlgorithm::Hs256 => "HS256",
         }
     }

@@ -30,6 +30,16 @@ async fn jwks(srv: &TestServer) -> JwkSet {
 
 /// Verifies like an API consumer: key by `kid` from /jwks, algorithm pinned to EdDSA.
 fn verify(set: &JwkSet, token: &str, issuer: &str, audience: &[&str]) -> Result<Value, String> {
+    verify_as(Algorithm::EdDSA, set, token, issuer, audience)
+}
+
+fn verify_as(
+    algorithm: Algorithm,
+    set: &JwkSet,
+    token: &str,
+    issuer: &str,
+    audience: &[&str],
+) -> Result<Value, String> {
     let kid = decode_header(token)
         .map_err(|e| e.to_string())?
         .kid
@@ -38,7 +48,7 @@ fn verify(set: &JwkSet, token: &str, issuer: &str, audience: &[&str]) -> Result<
         .find(&kid)
         .ok_or_else(|| format!("kid {kid} not in /jwks"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-    let mut v = Validation::new(Algorithm::EdDSA);
+    let mut v = Validation::new(algorithm);
     v.set_issuer(&[issuer]);
     v.set_audience(audience);
     decode::<Value>(token, &key, &v)
@@ -315,7 +325,65 @@ async fn claims_are_configurable(b: Backend) {
     srv.stop().await;
 }
 
+async fn other_algorithms(b: Backend) {
+    use better_auth_server::config::JwtAlgorithm;
+    for (configured, algorithm, kty) in [
+        (JwtAlgorithm::Es256, Algorithm::ES256, "EC"),
+        (JwtAlgorithm::Rs256, Algorithm::RS256, "RSA"),
+        (JwtAlgorithm::Ps256, Algorithm::PS256, "RSA"),
+    ] {
+        let Some(srv) = TestServer::start_with(b, |c| c.jwt.algorithm = configured).await else {
+            return;
+        };
+        let cookie = signed_in(&srv, "alg@example.com").await;
+        let jwt = token(&srv, &cookie).await;
+        assert_eq!(header_json(&jwt)["alg"], configured.name());
+        let body = srv.get("/jwks", None).await.json();
+        let key = &body["keys"][0];
+        assert_eq!(
+            (key["alg"].as_str(), key["kty"].as_str()),
+            (Some(configured.name()), Some(kty))
+        );
+        assert!(
+            key.get("d").is_none() && key.get("p").is_none(),
+            "no private members: {key}"
+        );
+        let set = jwks(&srv).await;
+        verify_as(algorithm, &set, &jwt, &srv.origin, &[&srv.origin]).unwrap();
+        // Pinned algorithms: the same token is not accepted as EdDSA.
+        assert!(verify(&set, &jwt, &srv.origin, &[&srv.origin]).is_err());
+        srv.stop().await;
+    }
+}
+
+async fn rotation_interval_replaces_keys_on_demand(b: Backend) {
+    // Configured intervals are at least a minute; the test shortens it to keep fast.
+    let Some(srv) = TestServer::start_with(b, |c| c.jwt.rotation_interval = Some(2)).await else {
+        return;
+    };
+    let cookie = signed_in(&srv, "interval@example.com").await;
+    let first = token(&srv, &cookie).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let second = token(&srv, &cookie).await;
+    assert_ne!(
+        header_json(&first)["kid"],
+        header_json(&second)["kid"],
+        "an expired key is replaced"
+    );
+    let set = jwks(&srv).await;
+    assert_eq!(
+        set.keys.len(),
+        2,
+        "the expired key stays published for the grace period"
+    );
+    assert!(verify(&set, &first, &srv.origin, &[&srv.origin]).is_ok());
+    assert_eq!(srv.count("jwks").await, 2);
+    srv.stop().await;
+}
+
 on_both_databases!(
+    other_algorithms,
+    rotation_interval_replaces_keys_on_demand,
     token_jwks_and_header,
     first_key_is_created_once_by_racing_processes,
     typescript_key_signs_here_and_its_tokens_verify,

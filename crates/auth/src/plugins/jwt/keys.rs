@@ -7,9 +7,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand::rngs::OsRng;
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use serde_json::{json, Map, Value};
 
+use crate::config::JwtAlgorithm;
 use crate::crypto::{random, symmetric};
 use crate::models::Timestamp;
 use crate::store::jwks::JwkRow;
@@ -35,23 +39,79 @@ pub struct SigningKey {
     pub expires_at: Option<Timestamp>,
 }
 
-/// A new Ed25519 key as a `jwks` row (jose's JWK member order: `crv, d, x, kty`).
-pub fn new_ed25519_row(secret: &str, now: Timestamp, expires_at: Option<Timestamp>) -> JwkRow {
-    let signing = ed25519_dalek::SigningKey::generate(&mut OsRng);
-    let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
-    let d = URL_SAFE_NO_PAD.encode(signing.to_bytes());
-    let public = json!({"crv": "Ed25519", "x": x, "kty": "OKP"});
-    let private = json!({"crv": "Ed25519", "d": d, "x": x, "kty": "OKP"});
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A new key pair as a `jwks` row, JWK members in the order jose exports them.
+/// RSA generation takes a while: call it off the async executor.
+pub fn new_row(
+    algorithm: JwtAlgorithm,
+    secret: &str,
+    now: Timestamp,
+    expires_at: Option<Timestamp>,
+) -> Result<JwkRow, KeyError> {
+    let (public, private, crv) = match algorithm {
+        JwtAlgorithm::EdDsa | JwtAlgorithm::Hs256 => {
+            let signing = ed25519_dalek::SigningKey::generate(&mut OsRng);
+            let x = b64(signing.verifying_key().as_bytes());
+            let d = b64(&signing.to_bytes());
+            (
+                json!({"crv": "Ed25519", "x": x, "kty": "OKP"}),
+                json!({"crv": "Ed25519", "d": d, "x": x, "kty": "OKP"}),
+                Some("Ed25519"),
+            )
+        }
+        JwtAlgorithm::Es256 => {
+            let signing = p256::SecretKey::random(&mut OsRng);
+            let point = signing.public_key().to_encoded_point(false);
+            let (Some(x), Some(y)) = (point.x(), point.y()) else {
+                return Err(unusable("new", "P-256 point without coordinates"));
+            };
+            let (x, y, d) = (b64(x), b64(y), b64(&signing.to_bytes()));
+            (
+                json!({"kty": "EC", "x": x, "y": y, "crv": "P-256"}),
+                json!({"kty": "EC", "x": x, "y": y, "crv": "P-256", "d": d}),
+                Some("P-256"),
+            )
+        }
+        JwtAlgorithm::Rs256 | JwtAlgorithm::Ps256 => {
+            let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| unusable("new", e))?;
+            let [p, q] = key.primes() else {
+                return Err(unusable("new", "RSA key without two primes"));
+            };
+            let one = rsa::BigUint::from(1u8);
+            let qi = key
+                .crt_coefficient()
+                .ok_or_else(|| unusable("new", "RSA key without CRT coefficient"))?;
+            let big = |n: &rsa::BigUint| b64(&n.to_bytes_be());
+            let (n, e) = (big(key.n()), big(key.e()));
+            (
+                json!({"kty": "RSA", "n": n, "e": e}),
+                json!({"kty": "RSA", "n": n, "e": e, "d": big(key.d()), "p": big(p), "q": big(q),
+                       "dp": big(&(key.d() % (p - &one))), "dq": big(&(key.d() % (q - &one))), "qi": big(&qi)}),
+                None,
+            )
+        }
+    };
     let sealed = symmetric::encrypt(secret, &private.to_string());
-    JwkRow {
+    Ok(JwkRow {
         id: random::id(),
         public_key: public.to_string(),
         private_key: Value::String(sealed).to_string(),
         created_at: now,
         expires_at,
-        alg: Some("EdDSA".into()),
-        crv: Some("Ed25519".into()),
-    }
+        alg: Some(algorithm.name().into()),
+        crv: crv.map(str::to_owned),
+    })
+}
+
+/// A base64url JWK member as bytes.
+fn member(jwk: &Map<String, Value>, name: &str, kid: &str) -> Result<Vec<u8>, KeyError> {
+    jwk.get(name)
+        .and_then(Value::as_str)
+        .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+        .ok_or_else(|| unusable(kid, format!("private JWK without a valid `{name}`")))
 }
 
 /// Decrypts a row's private key and prepares it for signing.
@@ -78,36 +138,52 @@ pub fn signing_key(secret: &str, row: &JwkRow) -> Result<SigningKey, KeyError> {
         }
     };
     let alg = row.alg.as_deref().unwrap_or("EdDSA");
-    match (
-        alg,
-        jwk.get("kty").and_then(Value::as_str),
-        jwk.get("crv").and_then(Value::as_str),
-    ) {
-        ("EdDSA", Some("OKP"), Some("Ed25519")) => {
-            let d = jwk
-                .get("d")
-                .and_then(Value::as_str)
-                .and_then(|d| URL_SAFE_NO_PAD.decode(d).ok())
-                .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
-                .ok_or_else(|| unusable(kid, "Ed25519 JWK without a 32-byte `d`"))?;
+    let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or_default();
+    let (algorithm, key) = match (alg, kty) {
+        ("EdDSA", "OKP") => {
+            let d = <[u8; 32]>::try_from(member(&jwk, "d", kid)?.as_slice())
+                .map_err(|_| unusable(kid, "Ed25519 `d` is not 32 bytes"))?;
             let der = ed25519_dalek::SigningKey::from_bytes(&d)
                 .to_pkcs8_der()
                 .map_err(|e| unusable(kid, e))?;
-            Ok(SigningKey {
-                kid: kid.clone(),
-                algorithm: Algorithm::EdDSA,
-                key: EncodingKey::from_ed_der(der.as_bytes()),
-                expires_at: row.expires_at,
-            })
+            (Algorithm::EdDSA, EncodingKey::from_ed_der(der.as_bytes()))
         }
-        (alg, kty, _) => Err(unusable(
-            kid,
-            format!(
-                "algorithm {alg} ({}) is not supported for signing yet",
-                kty.unwrap_or("?")
-            ),
-        )),
-    }
+        ("ES256", "EC") => {
+            let secret_key = p256::SecretKey::from_slice(&member(&jwk, "d", kid)?)
+                .map_err(|e| unusable(kid, e))?;
+            let der = secret_key.to_pkcs8_der().map_err(|e| unusable(kid, e))?;
+            (Algorithm::ES256, EncodingKey::from_ec_der(der.as_bytes()))
+        }
+        ("RS256" | "PS256", "RSA") => {
+            let int = |name: &str| member(&jwk, name, kid).map(|b| rsa::BigUint::from_bytes_be(&b));
+            let key = rsa::RsaPrivateKey::from_components(
+                int("n")?,
+                int("e")?,
+                int("d")?,
+                vec![int("p")?, int("q")?],
+            )
+            .map_err(|e| unusable(kid, e))?;
+            let der = key.to_pkcs1_der().map_err(|e| unusable(kid, e))?;
+            let algorithm = if alg == "RS256" {
+                Algorithm::RS256
+            } else {
+                Algorithm::PS256
+            };
+            (algorithm, EncodingKey::from_rsa_der(der.as_bytes()))
+        }
+        (alg, kty) => {
+            return Err(unusable(
+                kid,
+                format!("algorithm {alg} with a {kty:?} key is not supported"),
+            ))
+        }
+    };
+    Ok(SigningKey {
+        kid: kid.clone(),
+        algorithm,
+        key,
+        expires_at: row.expires_at,
+    })
 }
 
 /// The public entry `/jwks` shows for a row: `{alg, crv, ...publicJWK, kid}`, as upstream
@@ -178,9 +254,38 @@ mod tests {
     }
 
     #[test]
+    fn every_algorithm_signs_and_its_public_key_verifies() {
+        let secret = "a-secret-that-is-long-enough-0123456789";
+        for algorithm in [
+            JwtAlgorithm::EdDsa,
+            JwtAlgorithm::Es256,
+            JwtAlgorithm::Rs256,
+            JwtAlgorithm::Ps256,
+        ] {
+            let row = new_row(algorithm, secret, Timestamp::now(), None).unwrap();
+            let key = signing_key(secret, &row).unwrap();
+            let mut header = jsonwebtoken::Header::new(key.algorithm);
+            header.kid = Some(key.kid.clone());
+            let token = jsonwebtoken::encode(
+                &header,
+                &json!({"sub": "x", "exp": 4_000_000_000u64}),
+                &key.key,
+            )
+            .unwrap();
+            let jwk: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(Value::Object(public_entry(&row).unwrap())).unwrap();
+            let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+            let mut validation = jsonwebtoken::Validation::new(key.algorithm);
+            validation.validate_aud = false;
+            jsonwebtoken::decode::<Value>(&token, &decoding, &validation)
+                .unwrap_or_else(|e| panic!("{}: {e}", algorithm.name()));
+        }
+    }
+
+    #[test]
     fn new_rows_round_trip_and_publish_no_private_parts() {
         let secret = "a-secret-that-is-long-enough-0123456789";
-        let row = new_ed25519_row(secret, Timestamp::now(), None);
+        let row = new_row(JwtAlgorithm::EdDsa, secret, Timestamp::now(), None).unwrap();
         assert!(row.private_key.starts_with('"') && row.private_key.ends_with('"'));
         assert!(signing_key(secret, &row).is_ok());
         let entry = public_entry(&row).unwrap();

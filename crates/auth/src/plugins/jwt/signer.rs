@@ -82,17 +82,23 @@ impl JwtSigner {
         }
     }
 
-    fn new_row(&self, now: Timestamp) -> JwkRow {
+    /// A new key of the configured algorithm, generated on the blocking pool (RSA is slow).
+    async fn new_row(&self, now: Timestamp) -> Result<JwkRow, ApiError> {
         let expires = self.config.rotation_interval.map(|r| now.plus_seconds(r));
-        keys::new_ed25519_row(&self.secret, now, expires)
+        let (algorithm, secret) = (self.config.algorithm, self.secret.clone());
+        tokio::task::spawn_blocking(move || keys::new_row(algorithm, &secret, now, expires))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// Upstream's choice: the newest live key of the configured algorithm (rows without
     /// `alg` count as EdDSA), else the newest live key.
-    fn pick(rows: &[JwkRow], now: Timestamp) -> Option<&JwkRow> {
-        let live = || rows.iter().filter(|r| r.is_live(now));
+    fn pick<'a>(&self, rows: &'a [JwkRow], now: Timestamp) -> Option<&'a JwkRow> {
+        let wanted = self.config.algorithm.name();
+        let live = || rows.iter().filter(move |r| r.is_live(now));
         live()
-            .find(|r| r.alg.as_deref().unwrap_or("EdDSA") == "EdDSA")
+            .find(|r| r.alg.as_deref().unwrap_or("EdDSA") == wanted)
             .or_else(|| live().next())
     }
 
@@ -111,17 +117,15 @@ impl JwtSigner {
             return Ok(key);
         }
         let mut rows = store.list_jwks().await?;
-        if Self::pick(&rows, now).is_none() {
-            if store
-                .insert_jwk_if_none_live(&self.new_row(now), now)
-                .await?
-            {
+        if self.pick(&rows, now).is_none() {
+            let row = self.new_row(now).await?;
+            if store.insert_jwk_if_none_live(&row, now).await? {
                 tracing::info!("created a JWT signing key");
             }
             self.forget_jwks();
             rows = store.list_jwks().await?;
         }
-        let row = Self::pick(&rows, now).ok_or_else(|| {
+        let row = self.pick(&rows, now).ok_or_else(|| {
             ApiError::Internal("no live JWT signing key after creating one".into())
         })?;
         // Decrypt only when the key changed.
@@ -231,7 +235,7 @@ impl JwtSigner {
     /// `keys rotate`: a new signing key now; the old ones stay published for the grace period.
     pub async fn rotate(&self, store: &Store) -> Result<String, ApiError> {
         let now = Timestamp::now();
-        let row = self.new_row(now);
+        let row = self.new_row(now).await?;
         store.rotate_jwk(&row, now).await?;
         if let Ok(mut g) = self.current.write() {
             *g = None;
