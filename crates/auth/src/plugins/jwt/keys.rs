@@ -36,7 +36,43 @@ pub struct SigningKey {
     pub kid: String,
     pub algorithm: Algorithm,
     pub key: EncodingKey,
+    /// Ed25519 keys are also kept parsed: see [`SigningKey::sign`].
+    ed25519: Option<ed25519_dalek::SigningKey>,
     pub expires_at: Option<Timestamp>,
+}
+
+impl SigningKey {
+    /// A shared-secret (HS256) key: no `kid`, never stored or published.
+    pub fn shared_secret(secret: &[u8]) -> Self {
+        SigningKey {
+            kid: String::new(),
+            algorithm: Algorithm::HS256,
+            key: EncodingKey::from_secret(secret),
+            ed25519: None,
+            expires_at: None,
+        }
+    }
+
+    /// A compact JWS with upstream's header `{alg, kid}` (no `typ`).
+    pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, jsonwebtoken::errors::Error> {
+        if let Some(ed) = &self.ed25519 {
+            // Written by hand for the hot path: jsonwebtoken re-parses the PKCS#8 key and
+            // re-derives the public key on every call, which doubles the cost of a signature.
+            use ed25519_dalek::Signer;
+            let header = json!({"alg": "EdDSA", "kid": self.kid});
+            let signing_input = format!(
+                "{}.{}",
+                b64(header.to_string().as_bytes()),
+                b64(Value::Object(claims.clone()).to_string().as_bytes())
+            );
+            let signature = ed.sign(signing_input.as_bytes());
+            return Ok(format!("{signing_input}.{}", b64(&signature.to_bytes())));
+        }
+        let mut header = jsonwebtoken::Header::new(self.algorithm);
+        header.typ = None;
+        header.kid = (!self.kid.is_empty()).then(|| self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key)
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -139,13 +175,14 @@ pub fn signing_key(secret: &str, row: &JwkRow) -> Result<SigningKey, KeyError> {
     };
     let alg = row.alg.as_deref().unwrap_or("EdDSA");
     let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or_default();
+    let mut ed25519 = None;
     let (algorithm, key) = match (alg, kty) {
         ("EdDSA", "OKP") => {
             let d = <[u8; 32]>::try_from(member(&jwk, "d", kid)?.as_slice())
                 .map_err(|_| unusable(kid, "Ed25519 `d` is not 32 bytes"))?;
-            let der = ed25519_dalek::SigningKey::from_bytes(&d)
-                .to_pkcs8_der()
-                .map_err(|e| unusable(kid, e))?;
+            let parsed = ed25519_dalek::SigningKey::from_bytes(&d);
+            let der = parsed.to_pkcs8_der().map_err(|e| unusable(kid, e))?;
+            ed25519 = Some(parsed);
             (Algorithm::EdDSA, EncodingKey::from_ed_der(der.as_bytes()))
         }
         ("ES256", "EC") => {
@@ -182,6 +219,7 @@ pub fn signing_key(secret: &str, row: &JwkRow) -> Result<SigningKey, KeyError> {
         kid: kid.clone(),
         algorithm,
         key,
+        ed25519,
         expires_at: row.expires_at,
     })
 }

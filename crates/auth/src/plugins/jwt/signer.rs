@@ -7,7 +7,6 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Map, Value};
 
 use super::keys::{self, SigningKey};
@@ -62,16 +61,12 @@ pub struct JwtSigner {
 
 impl JwtSigner {
     pub fn new(config: &Config) -> Self {
-        let shared = config.jwt.hs256_secret.as_ref().and_then(|s| {
-            (config.jwt.algorithm == JwtAlgorithm::Hs256).then(|| {
-                Arc::new(SigningKey {
-                    kid: String::new(),
-                    algorithm: Algorithm::HS256,
-                    key: EncodingKey::from_secret(s.as_bytes()),
-                    expires_at: None,
-                })
-            })
-        });
+        let shared = config
+            .jwt
+            .hs256_secret
+            .as_ref()
+            .filter(|_| config.jwt.algorithm == JwtAlgorithm::Hs256)
+            .map(|s| Arc::new(SigningKey::shared_secret(s.as_bytes())));
         Self {
             config: config.jwt.clone(),
             secret: config.secret.clone(),
@@ -188,10 +183,7 @@ impl JwtSigner {
     pub async fn token_for(&self, store: &Store, user: &User) -> Result<String, ApiError> {
         let key = self.signing_key(store).await?;
         let claims = self.claims(user, chrono::Utc::now().timestamp())?;
-        let mut header = Header::new(key.algorithm);
-        header.typ = None;
-        header.kid = (!key.kid.is_empty()).then(|| key.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &key.key)
+        key.sign(&claims)
             .map_err(|e| ApiError::Internal(format!("signing a JWT: {e}")))
     }
 
