@@ -144,8 +144,12 @@ pub fn get(req: &HttpRequest, name: &str) -> Option<String> {
     Some(raw.to_owned())
 }
 
-/// The session token from the signed `session_token` cookie, if present and authentic.
+/// The request's session token: a bearer token (which upstream's bearer plugin puts in
+/// place of the cookie), else the signed `session_token` cookie, if authentic.
 pub fn session_token(req: &HttpRequest, config: &Config, names: &CookieNames) -> Option<String> {
+    if let Some(token) = crate::plugins::bearer::session_token(req, config) {
+        return Some(token);
+    }
     let signed = get(req, &names.session_token)?;
     signing::verify(&config.secret, &signed).map(str::to_owned)
 }

@@ -93,6 +93,9 @@ pub fn server(
             .app_data(state.clone())
             .service(
                 web::scope(&base_path)
+                    .wrap(actix_web::middleware::from_fn(
+                        plugins::bearer::set_auth_token,
+                    ))
                     .wrap(cors(shared))
                     .app_data(web::PayloadConfig::new(64 * 1024))
                     .configure(routes::configure),

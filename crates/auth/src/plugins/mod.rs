@@ -1,3 +1,4 @@
 //! Better Auth plugins, one folder each.
 
+pub mod bearer;
 pub mod jwt;

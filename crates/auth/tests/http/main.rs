@@ -10,6 +10,7 @@
 
 mod harness;
 
+mod bearer;
 mod cli;
 mod compat;
 mod email_password;
