@@ -11,10 +11,10 @@ ROOT="$PWD"
 
 echo "== cargo fmt --check, clippy"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
 echo "== cargo test (Rust unit and HTTP tests)"
-cargo test --workspace
+cargo test --workspace --all-features
 
 echo "== client and verifier tests (Node: better-auth client, jose; Python: PyJWT)"
 CLIENT_DIR="$ROOT/crates/auth/tests/client"
