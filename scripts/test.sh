@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit and black-box HTTP tests (SQLite, and PostgreSQL when
-# TEST_DATABASE_URL is set), then the real better-auth client (Node) against the server
-# on SQLite and on PostgreSQL.
+# TEST_DATABASE_URL is set); the real better-auth client, jose and PyJWT against the server
+# on SQLite and on PostgreSQL; the Next.js app in headless Chromium (web-tests/).
 #
 #   ./scripts/test.sh
 #   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test ./scripts/test.sh
@@ -29,6 +29,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$PY_DIR/requirements.txt" -nt "$VENV/.insta
   touch "$VENV/.installed"
 fi
 cargo build --quiet -p better-auth-server
+cargo build --quiet -p better-auth-api --features example
 BIN="$ROOT/target/debug/better-auth-server"
 
 WORK="$(mktemp -d)"
@@ -77,4 +78,9 @@ elif [ "${BETTER_AUTH_REQUIRE_POSTGRES:-}" = "1" ]; then
 else
   echo "TEST_DATABASE_URL is not set: skipping the client tests on PostgreSQL"
 fi
+echo "== web tests: Next.js app + Playwright in headless Chromium (both setups)"
+if [ ! -d "$ROOT/web-tests/node_modules/next" ] || [ "$ROOT/web-tests/package-lock.json" -nt "$ROOT/web-tests/node_modules/.package-lock.json" ]; then
+  (cd "$ROOT/web-tests" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+"$ROOT/web-tests/run.sh"
 echo "== all tests passed"

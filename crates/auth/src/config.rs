@@ -116,6 +116,30 @@ pub struct ConfigArgs {
     pub secret: Option<String>,
 }
 
+impl ConfigArgs {
+    /// An empty environment variable (`DATABASE_URL=` in a compose file) means "not set".
+    fn without_empty_values(&self) -> ConfigArgs {
+        let keep = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        ConfigArgs {
+            config: self.config.clone().filter(|p| !p.as_os_str().is_empty()),
+            database_url: keep(&self.database_url),
+            data_dir: self.data_dir.clone().filter(|p| !p.as_os_str().is_empty()),
+            base_url: keep(&self.base_url),
+            allow_weak_secret: self.allow_weak_secret,
+            trusted_origins: keep(&self.trusted_origins),
+            password_hashing: self.password_hashing,
+            host: keep(&self.host),
+            port: self.port,
+            jwt_issuer: keep(&self.jwt_issuer),
+            jwt_audience: keep(&self.jwt_audience),
+            jwt_expiration: keep(&self.jwt_expiration),
+            jwt_algorithm: self.jwt_algorithm,
+            jwt_hs256_secret: keep(&self.jwt_hs256_secret),
+            secret: keep(&self.secret),
+        }
+    }
+}
+
 /// The optional TOML file. Unknown keys are an error so that typos do not go unnoticed.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
@@ -341,6 +365,7 @@ impl Config {
     /// Resolves flags, environment, file and defaults. Generates and keeps a development
     /// secret in the data directory when none is configured.
     pub fn load(args: &ConfigArgs) -> Result<Config, ConfigError> {
+        let args = &args.without_empty_values();
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
@@ -746,6 +771,17 @@ mod tests {
         assert!(Config::load(&a).is_err(), "never the cookie secret");
         a.jwt_hs256_secret = Some("hs256-shared-secret-0123456789abcdef".into());
         assert!(Config::load(&a).is_ok());
+    }
+
+    #[test]
+    fn empty_values_mean_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path());
+        a.database_url = Some(String::new());
+        a.base_url = Some(" ".into());
+        let c = Config::load(&a).unwrap();
+        assert!(c.database_url.starts_with("sqlite://"));
+        assert_eq!(c.origin(), "http://localhost:3001");
     }
 
     #[test]

@@ -1,0 +1,26 @@
+"use client";
+// The unmodified Better Auth React client with the jwtClient plugin. `baseURL` is the
+// auth server's origin (setup a, cross-origin) or undefined, which makes the client use
+// this page's origin and the /api/auth rewrite (setup b, same origin).
+import { createAuthClient } from "better-auth/react";
+import { jwtClient } from "better-auth/client/plugins";
+import { createContext, useContext, useMemo } from "react";
+
+const AuthContext = createContext(null);
+
+export function AuthProvider({ authUrl, apiUrl, children }) {
+  const value = useMemo(
+    () => ({
+      authClient: createAuthClient({ baseURL: authUrl || undefined, plugins: [jwtClient()] }),
+      apiUrl,
+    }),
+    [authUrl, apiUrl],
+  );
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth() {
+  const value = useContext(AuthContext);
+  if (!value) throw new Error("useAuth outside AuthProvider");
+  return value;
+}

@@ -1,0 +1,111 @@
+// The Next.js app in headless Chromium (Debian's, driven by playwright-core), in both
+// setups: (a) auth server on its own origin, (b) same origin through Next.js rewrites.
+// APP_CROSS_ORIGIN and APP_SAME_ORIGIN are the app URLs started by run.sh.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const SETUPS = [
+  { name: "cross-origin", app: process.env.APP_CROSS_ORIGIN },
+  { name: "same-origin", app: process.env.APP_SAME_ORIGIN },
+];
+const ARTIFACTS = path.join(import.meta.dirname, "..", "artifacts");
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    headless: true,
+    // No network beyond loopback here: keep Chromium from calling home.
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--disable-default-apps", "--disable-extensions", "--metrics-recording-only",
+    ],
+  });
+});
+after(async () => browser?.close());
+
+function screenshots(setup) {
+  const dir = path.join(ARTIFACTS, setup);
+  fs.mkdirSync(dir, { recursive: true });
+  let n = 0;
+  return (page, step) => page.screenshot({ path: path.join(dir, `${String(++n).padStart(2, "0")}-${step}.png`), fullPage: true });
+}
+
+for (const setup of SETUPS) {
+  test(`${setup.name}: sign up, session, JWT to the API, sign out, errors`, async () => {
+    assert.ok(setup.app, `app URL for ${setup.name} not set`);
+    const shot = screenshots(setup.name);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const email = `web-${setup.name}-${Date.now()}@example.com`;
+    const name = `Web Tester ${setup.name}`;
+
+    // Sign up and land on the dashboard showing the user's name.
+    await page.goto(`${setup.app}/sign-up`);
+    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("password123");
+    await shot(page, "sign-up-form");
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await page.waitForURL(`${setup.app}/dashboard`);
+    await page.getByTestId("welcome").waitFor();
+    assert.match(await page.getByTestId("welcome").textContent(), new RegExp(name));
+    await shot(page, "dashboard");
+
+    // Reload keeps the session.
+    await page.reload();
+    await page.getByTestId("welcome").waitFor();
+    assert.match(await page.getByTestId("welcome").textContent(), new RegExp(email));
+    await shot(page, "dashboard-after-reload");
+
+    // The session cookie is HttpOnly: scripts cannot read it.
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === "better-auth.session_token");
+    assert.ok(session, `session cookie present: ${cookies.map((c) => c.name)}`);
+    assert.equal(session.httpOnly, true);
+    assert.ok(!(await page.evaluate(() => document.cookie)).includes("session_token"));
+
+    // A JWT from authClient.token() opens the example API, which shows the user's id.
+    await page.getByRole("button", { name: "Call the API with a JWT" }).click();
+    await page.getByTestId("api-answer").waitFor();
+    const userId = await page.getByTestId("user-id").textContent();
+    assert.match(userId, /^[A-Za-z0-9]{32}$/);
+    assert.equal(await page.getByTestId("api-answer").textContent(), `API says: user id ${userId}`);
+    await shot(page, "api-answer");
+
+    // A second browser context has no session.
+    const other = await browser.newContext();
+    const otherPage = await other.newPage();
+    await otherPage.goto(`${setup.app}/dashboard`);
+    await otherPage.waitForURL(`${setup.app}/sign-in`);
+    await shot(otherPage, "second-context-redirected");
+    await other.close();
+
+    // Sign out: back to sign-in, and the dashboard is closed.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${setup.app}/sign-in`);
+    await page.goto(`${setup.app}/dashboard`);
+    await page.waitForURL(`${setup.app}/sign-in`);
+    await shot(page, "signed-out");
+
+    // A wrong password shows the server's message.
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("not-the-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("form-error").waitFor();
+    assert.equal(await page.getByTestId("form-error").textContent(), "Invalid email or password");
+    await shot(page, "wrong-password");
+
+    // The right one signs in again.
+    await page.getByLabel("Password").fill("password123");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${setup.app}/dashboard`);
+    await page.getByTestId("welcome").waitFor();
+    await shot(page, "signed-in-again");
+    await context.close();
+  });
+}
