@@ -25,12 +25,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .acquire_timeout(Duration::from_secs(10))
         .max_connections((cores * 4).max(8))
         .min_connections(1)
-        // WAL lets readers (get-session) run while a writer commits; NORMAL is durable in
-        // WAL mode except for the last transactions on power loss. Busy timeout turns
-        // writer contention into waiting instead of SQLITE_BUSY errors.
+        // WAL lets readers (get-session) run while a writer commits; synchronous=FULL keeps
+        // every committed session across a power loss (what Better Auth's setups use).
+        // The busy timeout turns writer contention into waiting instead of SQLITE_BUSY.
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .create_if_missing(true)
