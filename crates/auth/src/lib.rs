@@ -56,7 +56,7 @@ pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppSt
     let store = Store::new(db).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mode = config.password.hashing;
-    // Making the dummy hash costs one hash: do it off the async executor.
+    // Starting the pool makes the dummy hash (one hash): do it off the async executor.
     let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(mode, cores))
         .await
         .map_err(|e| StartError::Setup(e.to_string()))?
