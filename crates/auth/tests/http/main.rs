@@ -15,5 +15,6 @@ mod cli;
 mod compat;
 mod email_password;
 mod jwt;
+mod load;
 mod origin_and_cors;
 mod sessions;

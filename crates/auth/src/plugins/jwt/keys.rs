@@ -55,23 +55,35 @@ impl SigningKey {
 
     /// A compact JWS with upstream's header `{alg, kid}` (no `typ`).
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, jsonwebtoken::errors::Error> {
-        if let Some(ed) = &self.ed25519 {
-            // Written by hand for the hot path: jsonwebtoken re-parses the PKCS#8 key and
-            // re-derives the public key on every call, which doubles the cost of a signature.
-            use ed25519_dalek::Signer;
-            let header = json!({"alg": "EdDSA", "kid": self.kid});
-            let signing_input = format!(
-                "{}.{}",
-                b64(header.to_string().as_bytes()),
-                b64(Value::Object(claims.clone()).to_string().as_bytes())
-            );
-            let signature = ed.sign(signing_input.as_bytes());
-            return Ok(format!("{signing_input}.{}", b64(&signature.to_bytes())));
+        if self.ed25519.is_some() {
+            let payload = serde_json::to_string(claims)?;
+            return Ok(self.sign_ed25519_payload(&payload).unwrap_or_default());
         }
         let mut header = jsonwebtoken::Header::new(self.algorithm);
         header.typ = None;
         header.kid = (!self.kid.is_empty()).then(|| self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.key)
+    }
+
+    /// Whether signatures are deterministic (Ed25519): the same claims give the same token.
+    pub fn is_deterministic(&self) -> bool {
+        self.ed25519.is_some()
+    }
+
+    /// Ed25519 over already serialised claims; `None` for other algorithms.
+    pub fn sign_ed25519_payload(&self, payload: &str) -> Option<String> {
+        // Written by hand for the hot path: jsonwebtoken re-parses the PKCS#8 key and
+        // re-derives the public key on every call, which doubles the cost of a signature.
+        use ed25519_dalek::Signer;
+        let ed = self.ed25519.as_ref()?;
+        let header = json!({"alg": "EdDSA", "kid": self.kid});
+        let signing_input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(payload.as_bytes())
+        );
+        let signature = ed.sign(signing_input.as_bytes());
+        Some(format!("{signing_input}.{}", b64(&signature.to_bytes())))
     }
 }
 

@@ -4,6 +4,7 @@
 //! from the database at most every [`RELOAD_AFTER`] so that a rotation done by another
 //! process (or `better-auth-server keys rotate`) is picked up without a restart.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,22 @@ pub struct JwtSigner {
     jwks_body: RwLock<Option<Cached<Arc<str>>>>,
     /// One key lookup or creation at a time in this process.
     refresh: tokio::sync::Mutex<()>,
+    /// Ed25519 tokens signed during the current second, by claims. Ed25519 is
+    /// deterministic and `iat` counts seconds, so a hit is exactly the token signing would
+    /// give again: a client polling get-session costs one signature per second, not one
+    /// per request.
+    recent_tokens: std::sync::Mutex<RecentTokens>,
 }
+
+#[derive(Default)]
+struct RecentTokens {
+    second: i64,
+    kid: String,
+    tokens: HashMap<String, Arc<str>>,
+}
+
+/// Enough for every user active within one second on a busy server.
+const RECENT_TOKENS_MAX: usize = 4096;
 
 impl JwtSigner {
     pub fn new(config: &Config) -> Self {
@@ -74,6 +90,7 @@ impl JwtSigner {
             current: RwLock::new(None),
             jwks_body: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
+            recent_tokens: std::sync::Mutex::new(RecentTokens::default()),
         }
     }
 
@@ -182,9 +199,42 @@ impl JwtSigner {
     /// A signed JWT for this user. Header `{alg, kid}` only, as upstream.
     pub async fn token_for(&self, store: &Store, user: &User) -> Result<String, ApiError> {
         let key = self.signing_key(store).await?;
-        let claims = self.claims(user, chrono::Utc::now().timestamp())?;
-        key.sign(&claims)
-            .map_err(|e| ApiError::Internal(format!("signing a JWT: {e}")))
+        let now = chrono::Utc::now().timestamp();
+        let claims = self.claims(user, now)?;
+        if !key.is_deterministic() {
+            return key
+                .sign(&claims)
+                .map_err(|e| ApiError::Internal(format!("signing a JWT: {e}")));
+        }
+        let payload =
+            serde_json::to_string(&claims).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Some(token) = self.recent_token(now, &key.kid, &payload) {
+            return Ok(token.to_string());
+        }
+        let token: Arc<str> = key
+            .sign_ed25519_payload(&payload)
+            .ok_or_else(|| ApiError::Internal("not an Ed25519 key".into()))?
+            .into();
+        if let Ok(mut recent) = self.recent_tokens.lock() {
+            if recent.second != now
+                || recent.kid != key.kid
+                || recent.tokens.len() >= RECENT_TOKENS_MAX
+            {
+                recent.tokens.clear();
+                recent.second = now;
+                recent.kid.clone_from(&key.kid);
+            }
+            recent.tokens.insert(payload, token.clone());
+        }
+        Ok(token.to_string())
+    }
+
+    fn recent_token(&self, now: i64, kid: &str, payload: &str) -> Option<Arc<str>> {
+        let recent = self.recent_tokens.lock().ok()?;
+        if recent.second != now || recent.kid != kid {
+            return None;
+        }
+        recent.tokens.get(payload).cloned()
     }
 
     fn forget_jwks(&self) {
