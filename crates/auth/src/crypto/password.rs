@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use std::cell::RefCell;
 
-use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::password_hash::{Output, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
@@ -50,20 +50,26 @@ thread_local! {
     static WORK_AREA: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Computes an argon2 output into `out`, in this thread's reusable work area.
+/// Computes an argon2 output into `out`, in this thread's reusable work area. `salt` is
+/// the PHC (B64) form, as generated or as stored.
 fn argon2_into(
-    ctx: &Argon2<'_>,
-    blocks: usize,
+    (algorithm, version, params): (Algorithm, Version, &Params),
     password: &[u8],
-    salt: &[u8],
+    salt: Salt<'_>,
     out: &mut [u8],
 ) -> Result<(), ApiError> {
+    let mut raw_salt = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut raw_salt)
+        .map_err(internal("argon2 salt"))?;
+    let ctx = Argon2::new(algorithm, version, params.clone());
+    let blocks = params.block_count();
     WORK_AREA.with(|area| {
         let mut area = area.borrow_mut();
         if area.len() < blocks {
             area.resize(blocks, Block::default());
         }
-        ctx.hash_password_into_with_memory(password, salt, out, &mut area[..blocks])
+        ctx.hash_password_into_with_memory(password, raw_salt, out, &mut area[..blocks])
             .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
     })
 }
@@ -80,18 +86,12 @@ pub fn hash_blocking(password: &str, mode: PasswordHashing) -> Result<String, Ap
         PasswordHashing::Argon2id => {
             let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, None)
                 .map_err(|e| ApiError::Internal(format!("argon2 params: {e}")))?;
-            let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
             let salt = SaltString::generate(&mut OsRng);
-            let mut raw_salt = [0u8; 64];
-            let raw_salt = salt
-                .decode_b64(&mut raw_salt)
-                .map_err(internal("argon2 salt"))?;
             let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
             argon2_into(
-                &ctx,
-                params.block_count(),
+                (Algorithm::Argon2id, Version::V0x13, &params),
                 password.as_bytes(),
-                raw_salt,
+                salt.as_salt(),
                 &mut out,
             )?;
             // The PHC string is assembled by the password-hash crate.
@@ -133,17 +133,11 @@ pub fn verify_blocking(password: &str, stored: &str) -> Result<Verified, ApiErro
                 "stored argon2 hash without salt or output".into(),
             ));
         };
-        let mut raw_salt = [0u8; 64];
-        let raw_salt = salt
-            .decode_b64(&mut raw_salt)
-            .map_err(internal("stored argon2 salt"))?;
         let mut out = vec![0u8; expected.len()];
-        let ctx = Argon2::new(algorithm, version, params.clone());
         argon2_into(
-            &ctx,
-            params.block_count(),
+            (algorithm, version, &params),
             password.as_bytes(),
-            raw_salt,
+            salt,
             &mut out,
         )?;
         let ok = bool::from(out.as_slice().ct_eq(expected.as_bytes()));

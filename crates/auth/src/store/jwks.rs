@@ -41,6 +41,19 @@ fn from_row(store: &Store, row: &QueryResult) -> Result<JwkRow, DbErr> {
 }
 
 impl Store {
+    /// On PostgreSQL, serialises key creation across processes until `tx` ends. (SQLite
+    /// needs nothing: one writer at a time, and each of our writes is one statement.)
+    async fn lock_key_creation<C: ConnectionTrait>(&self, tx: &C) -> Result<(), DbErr> {
+        if self.backend() == DbBackend::Postgres {
+            tx.execute_raw(self.stmt(
+                "select pg_advisory_xact_lock($1)",
+                vec![KEY_CREATION_LOCK.into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Every key, newest first.
     pub async fn list_jwks(&self) -> Result<Vec<JwkRow>, DbErr> {
         let rows = self
@@ -78,13 +91,7 @@ impl Store {
     ) -> Result<bool, DbErr> {
         let b = self.backend();
         let tx = self.connection().begin().await?;
-        if b == DbBackend::Postgres {
-            tx.execute_raw(self.stmt(
-                "select pg_advisory_xact_lock($1)",
-                vec![KEY_CREATION_LOCK.into()],
-            ))
-            .await?;
-        }
+        self.lock_key_creation(&tx).await?;
         // On SQLite one statement holds the write lock from its read to its write.
         let mut values = self.insert_jwk_values(key);
         values.push(codec::time(b, now));
@@ -106,13 +113,7 @@ impl Store {
     pub async fn rotate_jwk(&self, key: &JwkRow, now: Timestamp) -> Result<(), DbErr> {
         let b = self.backend();
         let tx = self.connection().begin().await?;
-        if b == DbBackend::Postgres {
-            tx.execute_raw(self.stmt(
-                "select pg_advisory_xact_lock($1)",
-                vec![KEY_CREATION_LOCK.into()],
-            ))
-            .await?;
-        }
+        self.lock_key_creation(&tx).await?;
         tx.execute_raw(self.stmt(
             r#"update "jwks" set "expiresAt" = $1 where "expiresAt" is null or "expiresAt" > $1"#,
             vec![codec::time(b, now)],

@@ -142,14 +142,16 @@ async fn sign_in_with_and_without_remember_me(b: Backend) {
     );
 
     // Form-encoded sign-in, as a plain HTML form posts it.
+    let form = "email=bob%40example.com&password=password123";
     let r = srv
-        .raw(reqwest::Method::POST, "/sign-in/email")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=bob%40example.com&password=password123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+        .send(
+            reqwest::Method::POST,
+            "/sign-in/email",
+            Some("application/x-www-form-urlencoded"),
+            form.into(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
     srv.stop().await;
 }
 
@@ -334,13 +336,13 @@ async fn router_answers_like_better_call(b: Backend) {
         assert_eq!(r.text().await.unwrap(), "");
     }
     let r = srv
-        .raw(reqwest::Method::POST, "/sign-up/email")
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
-    let r = crate::harness::Resp::from(r).await;
+        .send(
+            reqwest::Method::POST,
+            "/sign-up/email",
+            Some("text/plain"),
+            "hello".into(),
+        )
+        .await;
     assert_eq!(
         r.error(),
         (
@@ -350,13 +352,13 @@ async fn router_answers_like_better_call(b: Backend) {
         )
     );
     let r = srv
-        .raw(reqwest::Method::POST, "/sign-in/email")
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    let r = crate::harness::Resp::from(r).await;
+        .send(
+            reqwest::Method::POST,
+            "/sign-in/email",
+            Some("application/json"),
+            "{not json".into(),
+        )
+        .await;
     assert_eq!(
         r.error(),
         (
@@ -366,11 +368,8 @@ async fn router_answers_like_better_call(b: Backend) {
         )
     );
     let empty = srv
-        .raw(reqwest::Method::POST, "/sign-up/email")
-        .send()
-        .await
-        .unwrap();
-    let empty = crate::harness::Resp::from(empty).await;
+        .send(reqwest::Method::POST, "/sign-up/email", None, String::new())
+        .await;
     assert_eq!(
         empty.error().2,
         "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected record, received undefined"
@@ -379,14 +378,16 @@ async fn router_answers_like_better_call(b: Backend) {
     assert_eq!(ok.json(), json!({"ok": true}));
     let page = srv.get("/error?error=<script>", None).await;
     assert!(page.text.contains("UNKNOWN") && !page.text.contains("<script>"));
+    let huge = format!("{{\"email\":\"{}\"}}", "a".repeat(200_000));
     let big = srv
-        .raw(reqwest::Method::POST, "/sign-in/email")
-        .header("content-type", "application/json")
-        .body(format!("{{\"email\":\"{}\"}}", "a".repeat(200_000)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(big.status(), 413, "oversized bodies are refused");
+        .send(
+            reqwest::Method::POST,
+            "/sign-in/email",
+            Some("application/json"),
+            huge,
+        )
+        .await;
+    assert_eq!(big.status, 413, "oversized bodies are refused");
     srv.stop().await;
 }
 

@@ -149,6 +149,21 @@ impl TestServer {
         self.client.request(method, format!("{}{path}", self.url))
     }
 
+    /// A request with exactly this content type (or none) and body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: String,
+    ) -> Resp {
+        let mut req = self.raw(method, path).body(body);
+        if let Some(ct) = content_type {
+            req = req.header(CONTENT_TYPE, ct);
+        }
+        Resp::from(req.send().await.expect("request")).await
+    }
+
     pub async fn sign_up(&self, email: &str, password: &str) -> Resp {
         let resp = self
             .post(
