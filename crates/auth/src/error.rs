@@ -46,6 +46,8 @@ pub enum ApiError {
     UrlFieldNotString(UrlField),
     #[error("POST method requires deferSessionRefresh to be enabled in session config")]
     DeferSessionRequired,
+    #[error("Request body is too large")]
+    PayloadTooLarge,
     /// Storage failure: logged, answered as an opaque 500.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -153,6 +155,11 @@ impl ApiError {
             InvalidUrlField(field) => (StatusCode::FORBIDDEN, Some(field.code()), msg),
             // Upstream throws these without a code.
             UrlFieldNotString(_) => (StatusCode::BAD_REQUEST, None, msg),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some("PAYLOAD_TOO_LARGE"),
+                msg,
+            ),
             DeferSessionRequired => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 Some("METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"),
@@ -187,3 +194,15 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// actix answers an over-long body itself (413, plain text); this gives it our error body.
+pub fn payload_too_large<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    let response = res
+        .into_response(ApiError::PayloadTooLarge.error_response())
+        .map_into_right_body();
+    Ok(actix_web::middleware::ErrorHandlerResponse::Response(
+        response,
+    ))
+}

@@ -96,6 +96,10 @@ pub fn server(
                     .wrap(actix_web::middleware::from_fn(
                         plugins::bearer::set_auth_token,
                     ))
+                    .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+                        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        error::payload_too_large,
+                    ))
                     .wrap(cors(shared))
                     .app_data(web::PayloadConfig::new(64 * 1024))
                     .configure(routes::configure),

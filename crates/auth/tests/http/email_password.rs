@@ -387,7 +387,15 @@ async fn router_answers_like_better_call(b: Backend) {
             huge,
         )
         .await;
-    assert_eq!(big.status, 413, "oversized bodies are refused");
+    assert_eq!(
+        big.error(),
+        (
+            413,
+            "PAYLOAD_TOO_LARGE".into(),
+            "Request body is too large".into()
+        ),
+        "oversized bodies are refused with the error body"
+    );
     srv.stop().await;
 }
 
