@@ -28,8 +28,8 @@ if [ ! -x "$VENV/bin/python" ] || [ "$PY_DIR/requirements.txt" -nt "$VENV/.insta
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$PY_DIR/requirements.txt"
   touch "$VENV/.installed"
 fi
-cargo build --quiet -p better-auth-server
-cargo build --quiet -p better-auth-api --features example
+# Same flags as the test build, so this reuses its artifacts instead of recompiling.
+cargo build --quiet --workspace --all-features --bins
 BIN="$ROOT/target/debug/better-auth-server"
 
 WORK="$(mktemp -d)"
