@@ -1,29 +1,13 @@
 "use client";
 import Link from "next/link";
-import { useState } from "react";
 import { useAuth } from "../../lib/auth-client";
+import { useAuthForm } from "../../lib/use-auth-form";
 
 export default function SignUp() {
   const { authClient } = useAuth();
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  async function onSubmit(event) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    setBusy(true);
-    setError("");
-    const { error } = await authClient.signUp.email({
-      name: form.get("name"),
-      email: form.get("email"),
-      password: form.get("password"),
-    });
-    setBusy(false);
-    if (error) setError(error.message || "Sign-up failed");
-    // A full navigation: the dashboard then reads the new session on mount, with no window
-    // in which the client still holds the signed-out state.
-    else window.location.assign("/dashboard");
-  }
+  const { error, busy, onSubmit } = useAuthForm(({ name, email, password }) =>
+    authClient.signUp.email({ name, email, password }),
+  );
 
   return (
     <main>

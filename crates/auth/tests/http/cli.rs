@@ -138,24 +138,28 @@ fn refuses_a_weak_secret() {
     );
 }
 
+/// Runs a subcommand on `database_url`; it must succeed. Returns its stdout.
+fn run_ok(data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> String {
+    let out = command(data_dir)
+        .env("DATABASE_URL", database_url)
+        .env("BETTER_AUTH_SECRET", crate::harness::SECRET)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 async fn migrate_up_status_down(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let Some(url) = fresh_database_url(b, dir.path()).await else {
         return;
     };
-    let run = |args: &[&str]| {
-        let out = command(dir.path())
-            .env("DATABASE_URL", &url)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let run = |args: &[&str]| run_ok(dir.path(), &url, args);
     assert!(run(&["migrate", "status"]).contains("Pending"));
     run(&["migrate", "up"]);
     assert!(run(&["migrate", "status"]).contains("Applied"));
@@ -190,20 +194,7 @@ async fn keys_rotate_and_list(b: Backend) {
     let Some(url) = fresh_database_url(b, dir.path()).await else {
         return;
     };
-    let run = |args: &[&str]| {
-        let out = command(dir.path())
-            .env("DATABASE_URL", &url)
-            .env("BETTER_AUTH_SECRET", crate::harness::SECRET)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let run = |args: &[&str]| run_ok(dir.path(), &url, args);
     let first = run(&["keys", "rotate"]).trim().to_owned();
     assert_eq!(first.len(), 32, "prints the new kid: {first:?}");
     let second = run(&["keys", "rotate"]).trim().to_owned();
