@@ -5,9 +5,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::EncodePrivateKey;
 use rand::rngs::OsRng;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
@@ -35,10 +35,16 @@ fn unusable(kid: &str, reason: impl std::fmt::Display) -> KeyError {
 pub struct SigningKey {
     pub kid: String,
     pub algorithm: Algorithm,
-    pub key: EncodingKey,
-    /// Ed25519 keys are also kept parsed: see [`SigningKey::sign`].
-    ed25519: Option<ed25519_dalek::SigningKey>,
+    material: Material,
     pub expires_at: Option<Timestamp>,
+}
+
+enum Material {
+    /// Signed by hand with the parsed key: jsonwebtoken re-parses a PKCS#8 key and
+    /// re-derives the public key on every call, which doubles the cost of a signature.
+    Ed25519(ed25519_dalek::SigningKey),
+    /// Everything else goes through jsonwebtoken.
+    Encoding(EncodingKey),
 }
 
 impl SigningKey {
@@ -47,35 +53,37 @@ impl SigningKey {
         SigningKey {
             kid: String::new(),
             algorithm: Algorithm::HS256,
-            key: EncodingKey::from_secret(secret),
-            ed25519: None,
+            material: Material::Encoding(EncodingKey::from_secret(secret)),
             expires_at: None,
         }
     }
 
     /// A compact JWS with upstream's header `{alg, kid}` (no `typ`).
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, jsonwebtoken::errors::Error> {
-        if self.ed25519.is_some() {
-            let payload = serde_json::to_string(claims)?;
-            return Ok(self.sign_ed25519_payload(&payload).unwrap_or_default());
+        match &self.material {
+            Material::Ed25519(_) => Ok(self
+                .sign_ed25519_payload(&serde_json::to_string(claims)?)
+                .unwrap_or_default()),
+            Material::Encoding(key) => {
+                let mut header = jsonwebtoken::Header::new(self.algorithm);
+                header.typ = None;
+                header.kid = (!self.kid.is_empty()).then(|| self.kid.clone());
+                jsonwebtoken::encode(&header, claims, key)
+            }
         }
-        let mut header = jsonwebtoken::Header::new(self.algorithm);
-        header.typ = None;
-        header.kid = (!self.kid.is_empty()).then(|| self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.key)
     }
 
     /// Whether signatures are deterministic (Ed25519): the same claims give the same token.
     pub fn is_deterministic(&self) -> bool {
-        self.ed25519.is_some()
+        matches!(self.material, Material::Ed25519(_))
     }
 
     /// Ed25519 over already serialised claims; `None` for other algorithms.
     pub fn sign_ed25519_payload(&self, payload: &str) -> Option<String> {
-        // Written by hand for the hot path: jsonwebtoken re-parses the PKCS#8 key and
-        // re-derives the public key on every call, which doubles the cost of a signature.
         use ed25519_dalek::Signer;
-        let ed = self.ed25519.as_ref()?;
+        let Material::Ed25519(ed) = &self.material else {
+            return None;
+        };
         let header = json!({"alg": "EdDSA", "kid": self.kid});
         let signing_input = format!(
             "{}.{}",
@@ -100,7 +108,13 @@ pub fn new_row(
     expires_at: Option<Timestamp>,
 ) -> Result<JwkRow, KeyError> {
     let (public, private, crv) = match algorithm {
-        JwtAlgorithm::EdDsa | JwtAlgorithm::Hs256 => {
+        JwtAlgorithm::Hs256 => {
+            return Err(unusable(
+                "new",
+                "HS256 signs with the shared secret; it has no stored key",
+            ));
+        }
+        JwtAlgorithm::EdDsa => {
             let signing = ed25519_dalek::SigningKey::generate(&mut OsRng);
             let x = b64(signing.verifying_key().as_bytes());
             let d = b64(&signing.to_bytes());
@@ -187,21 +201,23 @@ pub fn signing_key(secret: &str, row: &JwkRow) -> Result<SigningKey, KeyError> {
     };
     let alg = row.alg.as_deref().unwrap_or("EdDSA");
     let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or_default();
-    let mut ed25519 = None;
-    let (algorithm, key) = match (alg, kty) {
+    let (algorithm, material) = match (alg, kty) {
         ("EdDSA", "OKP") => {
             let d = <[u8; 32]>::try_from(member(&jwk, "d", kid)?.as_slice())
                 .map_err(|_| unusable(kid, "Ed25519 `d` is not 32 bytes"))?;
-            let parsed = ed25519_dalek::SigningKey::from_bytes(&d);
-            let der = parsed.to_pkcs8_der().map_err(|e| unusable(kid, e))?;
-            ed25519 = Some(parsed);
-            (Algorithm::EdDSA, EncodingKey::from_ed_der(der.as_bytes()))
+            (
+                Algorithm::EdDSA,
+                Material::Ed25519(ed25519_dalek::SigningKey::from_bytes(&d)),
+            )
         }
         ("ES256", "EC") => {
             let secret_key = p256::SecretKey::from_slice(&member(&jwk, "d", kid)?)
                 .map_err(|e| unusable(kid, e))?;
             let der = secret_key.to_pkcs8_der().map_err(|e| unusable(kid, e))?;
-            (Algorithm::ES256, EncodingKey::from_ec_der(der.as_bytes()))
+            (
+                Algorithm::ES256,
+                Material::Encoding(EncodingKey::from_ec_der(der.as_bytes())),
+            )
         }
         ("RS256" | "PS256", "RSA") => {
             let int = |name: &str| member(&jwk, name, kid).map(|b| rsa::BigUint::from_bytes_be(&b));
@@ -218,7 +234,10 @@ pub fn signing_key(secret: &str, row: &JwkRow) -> Result<SigningKey, KeyError> {
             } else {
                 Algorithm::PS256
             };
-            (algorithm, EncodingKey::from_rsa_der(der.as_bytes()))
+            (
+                algorithm,
+                Material::Encoding(EncodingKey::from_rsa_der(der.as_bytes())),
+            )
         }
         (alg, kty) => {
             return Err(unusable(
@@ -230,8 +249,7 @@ pub fn signing_key(secret: &str, row: &JwkRow) -> Result<SigningKey, KeyError> {
     Ok(SigningKey {
         kid: kid.clone(),
         algorithm,
-        key,
-        ed25519,
+        material,
         expires_at: row.expires_at,
     })
 }
@@ -282,24 +300,28 @@ mod tests {
         (f["secret"].as_str().unwrap().into(), row)
     }
 
+    /// Signs with the row's private key the way the server does, then verifies with its
+    /// public `/jwks` entry, pinned to the key's algorithm.
+    fn sign_and_verify(secret: &str, row: &JwkRow) -> Result<(), String> {
+        let key = signing_key(secret, row).map_err(|e| e.to_string())?;
+        let claims = json!({"sub": "x", "exp": 4_000_000_000u64});
+        let token = key
+            .sign(claims.as_object().unwrap())
+            .map_err(|e| e.to_string())?;
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(Value::Object(public_entry(row).unwrap())).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| e.to_string())?;
+        let mut validation = jsonwebtoken::Validation::new(key.algorithm);
+        validation.validate_aud = false;
+        jsonwebtoken::decode::<Value>(&token, &decoding, &validation)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     #[test]
     fn a_typescript_key_decrypts_and_signs_verifiably() {
         let (secret, row) = fixture_row();
-        let key = signing_key(&secret, &row).unwrap();
-        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(
-            &header,
-            &json!({"sub": "x", "exp": 4_000_000_000u64}),
-            &key.key,
-        )
-        .unwrap();
-        let public: Value = serde_json::from_str(&row.public_key).unwrap();
-        let decoding =
-            jsonwebtoken::DecodingKey::from_ed_components(public["x"].as_str().unwrap()).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
-        validation.validate_aud = false;
-        jsonwebtoken::decode::<Value>(&token, &decoding, &validation).unwrap();
+        sign_and_verify(&secret, &row).unwrap();
         assert!(signing_key("another-secret-0123456789abcdef0123456", &row).is_err());
     }
 
@@ -313,23 +335,12 @@ mod tests {
             JwtAlgorithm::Ps256,
         ] {
             let row = new_row(algorithm, secret, Timestamp::now(), None).unwrap();
-            let key = signing_key(secret, &row).unwrap();
-            let mut header = jsonwebtoken::Header::new(key.algorithm);
-            header.kid = Some(key.kid.clone());
-            let token = jsonwebtoken::encode(
-                &header,
-                &json!({"sub": "x", "exp": 4_000_000_000u64}),
-                &key.key,
-            )
-            .unwrap();
-            let jwk: jsonwebtoken::jwk::Jwk =
-                serde_json::from_value(Value::Object(public_entry(&row).unwrap())).unwrap();
-            let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-            let mut validation = jsonwebtoken::Validation::new(key.algorithm);
-            validation.validate_aud = false;
-            jsonwebtoken::decode::<Value>(&token, &decoding, &validation)
-                .unwrap_or_else(|e| panic!("{}: {e}", algorithm.name()));
+            sign_and_verify(secret, &row).unwrap_or_else(|e| panic!("{}: {e}", algorithm.name()));
         }
+        assert!(
+            new_row(JwtAlgorithm::Hs256, secret, Timestamp::now(), None).is_err(),
+            "HS256 has no stored key"
+        );
     }
 
     #[test]
