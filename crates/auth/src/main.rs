@@ -5,7 +5,7 @@ use migration::{Migrator, MigratorTrait};
 
 use better_auth_server::config::{Config, ConfigArgs};
 use better_auth_server::models::Timestamp;
-use better_auth_server::plugins::jwt::JwtSigner;
+use better_auth_server::plugins::jwt::{signing_row, JwtSigner};
 use better_auth_server::store::Store;
 use better_auth_server::{open_database, serve, StartError};
 
@@ -111,9 +111,12 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                     let now = Timestamp::now();
                     let grace = config.jwt.grace_period;
                     println!("kid\talg\tcreatedAt\texpiresAt\tstatus");
-                    for (i, row) in store.list_jwks().await?.iter().enumerate() {
+                    let rows = store.list_jwks().await?;
+                    let signing =
+                        signing_row(&rows, config.jwt.algorithm, now).map(|r| r.id.clone());
+                    for row in &rows {
                         let status = match row.expires_at {
-                            _ if i == 0 && row.is_live(now) => "signing",
+                            _ if signing.as_ref() == Some(&row.id) => "signing",
                             None => "published",
                             Some(e) if e > now => "published",
                             Some(e) if e.plus_seconds(grace) > now => "retired, published",

@@ -172,7 +172,7 @@ async fn first_key_is_created_once_by_racing_processes(b: Backend) {
     assert_eq!(srv.count("jwks").await, 1, "one key, not several");
     for body in bodies {
         assert_eq!(
-            serde_json::from_str::<Value>(&body.unwrap()).unwrap()["keys"]
+            serde_json::from_slice::<Value>(&body.unwrap()).unwrap()["keys"]
                 .as_array()
                 .unwrap()
                 .len(),

@@ -8,7 +8,7 @@ use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-pub use signer::JwtSigner;
+pub use signer::{signing_row, JwtSigner};
 
 use crate::error::{ApiError, ApiResult};
 use crate::routes::session;
@@ -42,5 +42,5 @@ async fn jwks(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE}")))
-        .body(body.to_string()))
+        .body(body))
 }

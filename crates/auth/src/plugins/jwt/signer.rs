@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use actix_web::web::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::keys::{self, SigningKey};
@@ -49,13 +50,27 @@ impl<T: Clone> Cached<T> {
     }
 }
 
+/// Upstream's choice of signing key among `rows` (newest first): the newest live key of
+/// the configured algorithm (rows without `alg` count as EdDSA), else the newest live key.
+/// None in HS256 mode, which signs with the shared secret.
+pub fn signing_row(rows: &[JwkRow], algorithm: JwtAlgorithm, now: Timestamp) -> Option<&JwkRow> {
+    if algorithm == JwtAlgorithm::Hs256 {
+        return None;
+    }
+    let live = || rows.iter().filter(move |r| r.is_live(now));
+    live()
+        .find(|r| r.alg.as_deref().unwrap_or("EdDSA") == algorithm.name())
+        .or_else(|| live().next())
+}
+
 pub struct JwtSigner {
     config: JwtConfig,
     secret: String,
     /// HS256 mode: the shared key, no database key.
     shared: Option<Arc<SigningKey>>,
     current: RwLock<Option<Cached<Arc<SigningKey>>>>,
-    jwks_body: RwLock<Option<Cached<Arc<str>>>>,
+    /// The serialised `/jwks` body: `Bytes`, so serving it copies nothing.
+    jwks_body: RwLock<Option<Cached<Bytes>>>,
     /// One key lookup or creation at a time in this process.
     refresh: tokio::sync::Mutex<()>,
     /// Ed25519 tokens signed during the current second, by claims. Ed25519 is
@@ -104,14 +119,8 @@ impl JwtSigner {
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
-    /// Upstream's choice: the newest live key of the configured algorithm (rows without
-    /// `alg` count as EdDSA), else the newest live key.
     fn pick<'a>(&self, rows: &'a [JwkRow], now: Timestamp) -> Option<&'a JwkRow> {
-        let wanted = self.config.algorithm.name();
-        let live = || rows.iter().filter(move |r| r.is_live(now));
-        live()
-            .find(|r| r.alg.as_deref().unwrap_or("EdDSA") == wanted)
-            .or_else(|| live().next())
+        signing_row(rows, self.config.algorithm, now)
     }
 
     /// The key to sign with, creating the first one when there is none.
@@ -245,7 +254,7 @@ impl JwtSigner {
 
     /// `{"keys":[...]}`: keys not yet past `expiresAt + gracePeriod`. The first key is
     /// created here when the table is empty, as upstream does.
-    pub async fn jwks_body(&self, store: &Store) -> Result<Arc<str>, ApiError> {
+    pub async fn jwks_body(&self, store: &Store) -> Result<Bytes, ApiError> {
         if let Some(body) = Cached::fresh(&self.jwks_body) {
             return Ok(body);
         }
@@ -269,13 +278,18 @@ impl JwtSigner {
                 first_removal = Some(first_removal.map_or(end, |f| f.min(end)));
             }
         }
-        let body: Arc<str> = json!({ "keys": keys }).to_string().into();
+        let body = Bytes::from(json!({ "keys": keys }).to_string());
         Cached::put(&self.jwks_body, body.clone(), first_removal);
         Ok(body)
     }
 
     /// `keys rotate`: a new signing key now; the old ones stay published for the grace period.
     pub async fn rotate(&self, store: &Store) -> Result<String, ApiError> {
+        if self.shared.is_some() {
+            return Err(ApiError::Internal(
+                "the JWT algorithm is HS256: tokens are signed with the shared secret, there is no key to rotate".into(),
+            ));
+        }
         let now = Timestamp::now();
         let row = self.new_row(now).await?;
         store.rotate_jwk(&row, now).await?;
