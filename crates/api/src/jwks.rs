@@ -105,14 +105,18 @@ impl JwksCache {
         match cached {
             Some(key) if fresh => Ok(key),
             Some(key) => {
-                // Stale: try to refresh, but a down auth server must not fail requests.
-                if let Err(e) = self.refresh().await {
-                    tracing::warn!(error = %e, "JWKS refresh failed; using cached keys");
+                // Stale: one request refreshes, the others go on with the cached key; a
+                // down auth server must not fail (or stall) requests.
+                if let Ok(single_flight) = self.fetch.try_lock() {
+                    if let Err(e) = self.refresh(single_flight).await {
+                        tracing::warn!(error = %e, "JWKS refresh failed; using cached keys");
+                    }
                 }
                 Ok(self.lookup(kid).unwrap_or(key))
             }
             None => {
-                self.refresh().await?;
+                // Unknown kid: wait for the fetch in flight, if any, then look again.
+                self.refresh(self.fetch.lock().await).await?;
                 self.lookup(kid)
                     .ok_or_else(|| VerifyError::UnknownKid(kid.to_owned()))
             }
@@ -123,9 +127,12 @@ impl JwksCache {
         self.set.read().ok()?.keys.get(kid).cloned()
     }
 
-    /// Fetches `/jwks` unless another fetch happened within the minimum interval.
-    async fn refresh(&self) -> Result<(), VerifyError> {
-        let _single_flight = self.fetch.lock().await;
+    /// Fetches `/jwks` unless another fetch happened within the minimum interval. Holding
+    /// the fetch lock makes it the only fetch in flight.
+    async fn refresh(
+        &self,
+        _single_flight: tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<(), VerifyError> {
         let recent = self
             .set
             .read()
