@@ -59,6 +59,7 @@ start auth-a env RUST_LOG=warn BETTER_AUTH_SECRET="$secret" BETTER_AUTH_DATA_DIR
   "$AUTH_BIN" serve
 start auth-b env RUST_LOG=warn BETTER_AUTH_SECRET="$secret" BETTER_AUTH_DATA_DIR="$WORK/auth-b" DATABASE_URL= \
   HOST=127.0.0.1 PORT=3102 BETTER_AUTH_URL=http://localhost:3200 BETTER_AUTH_TRUSTED_ORIGINS= \
+  BETTER_AUTH_TRUSTED_PROXIES=127.0.0.1 \
   "$AUTH_BIN" serve
 start app-a env NEXT_TELEMETRY_DISABLED=1 AUTH_PUBLIC_URL=http://localhost:3101 API_URL=http://localhost:3103 \
   node node_modules/next/dist/bin/next start -p 3100

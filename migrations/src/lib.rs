@@ -9,12 +9,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_better_auth_core;
+mod m20261126_000002_rate_limit;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_better_auth_core::Migration)]
+        vec![
+            Box::new(m20261126_000001_better_auth_core::Migration),
+            Box::new(m20261126_000002_rate_limit::Migration),
+        ]
     }
 }
 

@@ -12,6 +12,7 @@
 use std::hint::black_box;
 
 use better_auth_server::config::{Config, ConfigArgs, JwtAlgorithm, PasswordHashing};
+use better_auth_server::crypto::secrets::Secrets;
 use better_auth_server::crypto::{password, signing, symmetric};
 use better_auth_server::models::{Timestamp, User};
 use better_auth_server::plugins::jwt::{keys, JwtSigner};
@@ -54,13 +55,14 @@ fn jwt(c: &mut Criterion) {
     let signer = JwtSigner::new(&config);
     let user = user();
     let now = Timestamp::now();
+    let secrets = Secrets::single(SECRET.into());
     for algorithm in [
         JwtAlgorithm::EdDsa,
         JwtAlgorithm::Es256,
         JwtAlgorithm::Rs256,
     ] {
-        let row = keys::new_row(algorithm, SECRET, now, None).expect("key");
-        let key = keys::signing_key(SECRET, &row).expect("signing key");
+        let row = keys::new_row(algorithm, &secrets, now, None).expect("key");
+        let key = keys::signing_key(&secrets, &row).expect("signing key");
         c.bench_function(&format!("JWT: claims + sign ({})", algorithm.name()), |b| {
             b.iter(|| {
                 let claims = signer
@@ -72,7 +74,9 @@ fn jwt(c: &mut Criterion) {
         if algorithm == JwtAlgorithm::EdDsa {
             c.bench_function(
                 "JWT key: decrypt + parse stored private key (cached away)",
-                |b| b.iter(|| keys::signing_key(black_box(SECRET), black_box(&row)).expect("key")),
+                |b| {
+                    b.iter(|| keys::signing_key(black_box(&secrets), black_box(&row)).expect("key"))
+                },
             );
         }
     }

@@ -10,6 +10,8 @@ use clap::Args;
 use serde::Deserialize;
 use url::Url;
 
+use crate::crypto::secrets::Secrets;
+
 /// The secret Better Auth falls back to in development; never acceptable for us.
 const UPSTREAM_DEFAULT_SECRET: &str = "better-auth-secret-12345678901234567890";
 const MIN_SECRET_LEN: usize = 32;
@@ -114,6 +116,24 @@ pub struct ConfigArgs {
         global = true
     )]
     pub secret: Option<String>,
+    /// Rotating secrets as Better Auth takes them: `"2:newest,1:older"`, first entry current.
+    /// `BETTER_AUTH_SECRET`, if also set, stays valid as the legacy secret.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_SECRETS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secrets: Option<String>,
+    /// Rate limiting (default on): `false` turns it off.
+    #[arg(long, env = "BETTER_AUTH_RATE_LIMIT_ENABLED", global = true)]
+    pub rate_limit_enabled: Option<bool>,
+    /// Where rate-limit counters live: `memory` (one process) or `database` (shared by replicas).
+    #[arg(long, env = "BETTER_AUTH_RATE_LIMIT_STORAGE", global = true)]
+    pub rate_limit_storage: Option<RateLimitStorage>,
+    /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "BETTER_AUTH_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
 }
 
 impl ConfigArgs {
@@ -136,6 +156,10 @@ impl ConfigArgs {
             jwt_algorithm: self.jwt_algorithm,
             jwt_hs256_secret: keep(&self.jwt_hs256_secret),
             secret: keep(&self.secret),
+            secrets: keep(&self.secrets),
+            rate_limit_enabled: self.rate_limit_enabled,
+            rate_limit_storage: self.rate_limit_storage,
+            trusted_proxies: keep(&self.trusted_proxies),
         }
     }
 }
@@ -145,6 +169,10 @@ impl ConfigArgs {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 struct FileConfig {
     secret: Option<String>,
+    secrets: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    #[serde(default)]
+    rate_limit: FileRateLimit,
     base_url: Option<String>,
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
@@ -158,6 +186,27 @@ struct FileConfig {
     session: FileSession,
     #[serde(default)]
     jwt: FileJwt,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRateLimit {
+    enabled: Option<bool>,
+    window: Option<u64>,
+    max: Option<u64>,
+    storage: Option<RateLimitStorage>,
+    #[serde(default)]
+    rules: Vec<FileRateLimitRule>,
+}
+
+/// `[[rate_limit.rules]]`: `path` exact or glob (`/sign-in/*`); `enabled = false` exempts it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRateLimitRule {
+    path: String,
+    window: Option<u64>,
+    max: Option<u64>,
+    enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -313,10 +362,45 @@ pub struct SessionConfig {
     pub disable_refresh: bool,
 }
 
+/// Where rate-limit counters are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitStorage {
+    /// In this process (Better Auth's default). Each replica counts on its own.
+    Memory,
+    /// The `rateLimit` table, as upstream's `storage: "database"`: shared by replicas.
+    Database,
+}
+
+/// At most `max` requests per `window` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub window: u64,
+    pub max: u64,
+}
+
+/// A custom rule: an exact path or a glob after the base path; `None` exempts the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitRule {
+    pub path: String,
+    pub limit: Option<Limit>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// For every path without a special or custom rule (upstream: 100 per 10 s).
+    pub default: Limit,
+    pub storage: RateLimitStorage,
+    /// Checked before the built-in rules, first match wins.
+    pub rules: Vec<RateLimitRule>,
+}
+
 /// Everything the server needs, validated.
 #[derive(Clone)]
 pub struct Config {
-    pub secret: String,
+    /// The current secret signs and encrypts; older rotation secrets verify and decrypt.
+    pub secrets: Secrets,
     /// Public origin plus base path, e.g. `http://localhost:3001/api/auth`.
     pub base_url: Url,
     pub base_path: String,
@@ -328,6 +412,9 @@ pub struct Config {
     pub password: PasswordConfig,
     pub session: SessionConfig,
     pub jwt: JwtConfig,
+    pub rate_limit: RateLimitConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (rate limits, session IPs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -346,6 +433,8 @@ impl std::fmt::Debug for Config {
             .field("jwt.issuer", &self.jwt.issuer)
             .field("jwt.audience", &self.jwt.audience)
             .field("jwt.algorithm", &self.jwt.algorithm)
+            .field("rate_limit", &self.rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -406,11 +495,25 @@ impl Config {
                 format!("sqlite://{}?mode=rwc", data_dir.join("auth.db").display())
             }
         };
-        let secret = match configured_secret {
-            Some(secret) => secret,
-            None => load_or_create_dev_secret(&data_dir)?,
+        let secrets = match args.secrets.clone().or(file.secrets) {
+            Some(list) => Secrets::rotating(&list, configured_secret)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            None => Secrets::single(match configured_secret {
+                Some(secret) => secret,
+                None => load_or_create_dev_secret(&data_dir)?,
+            }),
         };
-        check_secret(&secret, allow_weak)?;
+        for secret in secrets.all() {
+            check_secret(secret, allow_weak)?;
+        }
+        let rate_limit = rate_limit_config(args, file.rate_limit)?;
+        let trusted_proxies = parse_trusted_proxies(
+            args.trusted_proxies
+                .as_deref()
+                .map(|list| list.split(',').map(str::to_owned).collect())
+                .or(file.trusted_proxies)
+                .unwrap_or_default(),
+        )?;
 
         let password = PasswordConfig {
             hashing: args
@@ -438,10 +541,12 @@ impl Config {
             ));
         }
 
-        let jwt = jwt_config(args, file.jwt, &base_url, &secret)?;
+        let jwt = jwt_config(args, file.jwt, &base_url, &secrets)?;
 
         Ok(Config {
-            secret,
+            secrets,
+            rate_limit,
+            trusted_proxies,
             base_url,
             base_path,
             database_url,
@@ -474,7 +579,7 @@ fn jwt_config(
     args: &ConfigArgs,
     file: FileJwt,
     base_url: &Url,
-    cookie_secret: &str,
+    secrets: &Secrets,
 ) -> Result<JwtConfig, ConfigError> {
     let origin = base_url.origin().ascii_serialization();
     let audience = match &args.jwt_audience {
@@ -520,7 +625,7 @@ fn jwt_config(
                     "the HS256 secret must have at least {MIN_SECRET_LEN} characters"
                 )))
             }
-            Some(s) if s == cookie_secret => {
+            Some(s) if secrets.all().any(|c| c == s) => {
                 return Err(ConfigError::Invalid(
                     "the HS256 secret must differ from BETTER_AUTH_SECRET (verifiers could forge cookies)".into(),
                 ))
@@ -586,6 +691,70 @@ fn full_base_url(text: &str, base_path: &str) -> Result<Url, ConfigError> {
         url.set_path(base_path);
     }
     Ok(url)
+}
+
+fn rate_limit_config(
+    args: &ConfigArgs,
+    file: FileRateLimit,
+) -> Result<RateLimitConfig, ConfigError> {
+    let limit = |window: Option<u64>, max: Option<u64>, what: &str| {
+        let limit = Limit {
+            window: window.unwrap_or(10),
+            max: max.unwrap_or(100),
+        };
+        if limit.window == 0 || limit.max == 0 {
+            return Err(ConfigError::Invalid(format!(
+                "{what}: window and max must be at least 1"
+            )));
+        }
+        Ok(limit)
+    };
+    let default = limit(file.window, file.max, "rate_limit")?;
+    let mut rules = Vec::new();
+    for rule in file.rules {
+        if !rule.path.starts_with('/') {
+            return Err(ConfigError::Invalid(format!(
+                "rate_limit.rules: path {:?} must start with /",
+                rule.path
+            )));
+        }
+        let limit = match rule.enabled {
+            Some(false) => None,
+            _ => Some(limit(
+                rule.window.or(Some(default.window)),
+                rule.max.or(Some(default.max)),
+                &rule.path,
+            )?),
+        };
+        rules.push(RateLimitRule {
+            path: rule.path,
+            limit,
+        });
+    }
+    Ok(RateLimitConfig {
+        enabled: args.rate_limit_enabled.or(file.enabled).unwrap_or(true),
+        default,
+        storage: args
+            .rate_limit_storage
+            .or(file.storage)
+            .unwrap_or(RateLimitStorage::Memory),
+        rules,
+    })
+}
+
+/// `10.0.0.1`, `10.0.0.0/8`, `::1`: single addresses become /32 or /128 networks.
+fn parse_trusted_proxies(list: Vec<String>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::Invalid(format!("trusted proxy {s:?} is not an IP or CIDR"))
+                })
+        })
+        .collect()
 }
 
 fn check_secret(secret: &str, allow_weak: bool) -> Result<(), ConfigError> {
@@ -673,8 +842,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = Config::load(&args(dir.path())).unwrap();
         let second = Config::load(&args(dir.path())).unwrap();
-        assert_eq!(first.secret, second.secret);
-        assert_eq!(first.secret.len(), 64);
+        assert_eq!(first.secrets.current(), second.secrets.current());
+        assert_eq!(first.secrets.current().len(), 64);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -767,7 +936,7 @@ mod tests {
 
         a.jwt_algorithm = Some(JwtAlgorithm::Hs256);
         assert!(Config::load(&a).is_err(), "HS256 needs its own secret");
-        a.jwt_hs256_secret = Some(c.secret.clone());
+        a.jwt_hs256_secret = Some(c.secrets.current().to_owned());
         assert!(Config::load(&a).is_err(), "never the cookie secret");
         a.jwt_hs256_secret = Some("hs256-shared-secret-0123456789abcdef".into());
         assert!(Config::load(&a).is_ok());
@@ -801,6 +970,6 @@ mod tests {
     fn debug_output_hides_the_secret() {
         let dir = tempfile::tempdir().unwrap();
         let c = Config::load(&args(dir.path())).unwrap();
-        assert!(!format!("{c:?}").contains(&c.secret));
+        assert!(!format!("{c:?}").contains(c.secrets.current()));
     }
 }

@@ -6,7 +6,6 @@ use actix_web::HttpRequest;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::config::Config;
-use crate::crypto::signing;
 
 const PREFIX: &str = "better-auth";
 
@@ -81,7 +80,7 @@ pub fn session_cookies(
     token: &str,
     remember: bool,
 ) -> Vec<String> {
-    let signed = encode_uri_component(&signing::sign(&config.secret, token));
+    let signed = encode_uri_component(&config.secrets.sign(token));
     if remember {
         vec![names.set_cookie(
             &names.session_token,
@@ -89,7 +88,7 @@ pub fn session_cookies(
             Some(config.session.expires_in),
         )]
     } else {
-        let marker = encode_uri_component(&signing::sign(&config.secret, "true"));
+        let marker = encode_uri_component(&config.secrets.sign("true"));
         vec![
             names.set_cookie(&names.session_token, &signed, None),
             names.set_cookie(&names.dont_remember, &marker, None),
@@ -151,13 +150,13 @@ pub fn session_token(req: &HttpRequest, config: &Config, names: &CookieNames) ->
         return Some(token);
     }
     let signed = get(req, &names.session_token)?;
-    signing::verify(&config.secret, &signed).map(str::to_owned)
+    config.secrets.verify(&signed).map(str::to_owned)
 }
 
 /// True when the request carries an authentic `dont_remember` marker.
 pub fn dont_remember(req: &HttpRequest, config: &Config, names: &CookieNames) -> bool {
     get(req, &names.dont_remember)
-        .is_some_and(|signed| signing::verify(&config.secret, &signed) == Some("true"))
+        .is_some_and(|signed| config.secrets.verify(&signed) == Some("true"))
 }
 
 #[cfg(test)]

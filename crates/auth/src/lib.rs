@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) is only the command line; everything it runs lives here so that
 //! tests can start the same server on a random port.
 
+pub mod client_ip;
 pub mod config;
 pub mod cookies;
 pub mod crypto;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod models;
 pub mod origins;
 pub mod plugins;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod store;
@@ -100,6 +102,8 @@ pub fn server(
                         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                         error::payload_too_large,
                     ))
+                    // Inside CORS, so that a browser can read a 429.
+                    .wrap(actix_web::middleware::from_fn(rate_limit::rate_limit))
                     .wrap(cors(shared))
                     .app_data(web::PayloadConfig::new(64 * 1024))
                     .configure(routes::configure),

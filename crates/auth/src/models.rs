@@ -16,6 +16,11 @@ impl Timestamp {
         Timestamp(Utc::now().trunc_subsecs(3))
     }
 
+    /// Milliseconds since the Unix epoch.
+    pub fn millis(self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
     pub fn plus_seconds(self, seconds: i64) -> Self {
         Timestamp(self.0 + chrono::Duration::seconds(seconds))
     }

@@ -5,6 +5,7 @@ use crate::cookies::CookieNames;
 use crate::crypto::password::PasswordHasher;
 use crate::origins::TrustedOrigins;
 use crate::plugins::jwt::JwtSigner;
+use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 
 pub struct AppState {
@@ -14,6 +15,7 @@ pub struct AppState {
     pub cookies: CookieNames,
     pub origins: TrustedOrigins,
     pub jwt: JwtSigner,
+    pub rate_limiter: RateLimiter,
 }
 
 impl AppState {
@@ -22,6 +24,7 @@ impl AppState {
             cookies: CookieNames::new(config.secure_cookies()),
             origins: TrustedOrigins::new(&config),
             jwt: JwtSigner::new(&config),
+            rate_limiter: RateLimiter::new(&config.rate_limit),
             config,
             store,
             hasher,

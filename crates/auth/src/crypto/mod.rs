@@ -2,5 +2,6 @@
 
 pub mod password;
 pub mod random;
+pub mod secrets;
 pub mod signing;
 pub mod symmetric;

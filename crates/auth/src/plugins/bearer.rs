@@ -10,7 +10,6 @@ use actix_web::{web, HttpRequest};
 use percent_encoding::percent_decode_str;
 
 use crate::config::Config;
-use crate::crypto::signing;
 use crate::state::AppState;
 
 /// The session token from `Authorization: Bearer ...`, if present and acceptable: a signed
@@ -34,7 +33,7 @@ pub fn session_token(req: &HttpRequest, config: &Config) -> Option<String> {
     if !value.contains('.') {
         return Some(value);
     }
-    if let Some(token) = signing::verify(&config.secret, &value) {
+    if let Some(token) = config.secrets.verify(&value) {
         return Some(token.to_owned());
     }
     // A base64url signature (without padding) is accepted too.
@@ -43,7 +42,10 @@ pub fn session_token(req: &HttpRequest, config: &Config) -> Option<String> {
     while standard.len() % 4 != 0 {
         standard.push('=');
     }
-    signing::verify(&config.secret, &format!("{token}.{standard}")).map(str::to_owned)
+    config
+        .secrets
+        .verify(&format!("{token}.{standard}"))
+        .map(str::to_owned)
 }
 
 /// After every endpoint: a response that sets a live session cookie also gets

@@ -70,11 +70,15 @@ fn new_session(req: &HttpRequest, config: &Config, user_id: &str, remember: bool
         expires_at: now.plus_seconds(lifetime),
         created_at: now,
         updated_at: now,
-        // The peer address: forwarded-for headers are not trusted without a proxy list.
+        // X-Forwarded-For only counts behind a configured trusted proxy.
         ip_address: Some(
-            req.peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default(),
+            crate::client_ip::client_ip(
+                req.peer_addr().map(|a| a.ip()),
+                req.headers(),
+                &config.trusted_proxies,
+            )
+            .map(|ip| ip.to_string())
+            .unwrap_or_default(),
         ),
         user_agent: Some(
             req.headers()

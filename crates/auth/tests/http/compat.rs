@@ -11,6 +11,8 @@ use crate::on_both_databases;
 const ROWS: &str = include_str!("../fixtures/better-auth-1.7.25-rows.json");
 const SQLITE_DDL: &str = include_str!("../fixtures/better-auth-1.7.25.sqlite.sql");
 const POSTGRES_DDL: &str = include_str!("../fixtures/better-auth-1.7.25.postgres.sql");
+/// Added by upstream's migrator with `rateLimit.storage = "database"`.
+const RATE_LIMIT_DDL: &str = include_str!("../fixtures/better-auth-1.7.25-ratelimit.sql");
 
 fn sql_literal(backend: DbBackend, column: &str, v: &Value) -> String {
     let is_date = column.ends_with("At");
@@ -48,7 +50,11 @@ async fn insert_row(srv: &TestServer, table: &str, row: &Value) {
 async fn typescript_rows_and_cookie_work_here(b: Backend) {
     let fixture: Value = serde_json::from_str(ROWS).unwrap();
     let secret = fixture["secret"].as_str().unwrap().to_owned();
-    let Some(srv) = TestServer::start_with(b, |c| c.secret = secret).await else {
+    let Some(srv) = TestServer::start_with(b, |c| {
+        c.secrets = better_auth_server::crypto::secrets::Secrets::single(secret)
+    })
+    .await
+    else {
         return;
     };
     let mut session = fixture["session"].clone();
@@ -207,9 +213,16 @@ async fn stored_values_use_better_auth_encodings(b: Backend) {
     srv.stop().await;
 }
 
-const TABLES: [&str; 5] = ["user", "session", "account", "verification", "jwks"];
+const TABLES: [&str; 6] = [
+    "user",
+    "session",
+    "account",
+    "verification",
+    "jwks",
+    "rateLimit",
+];
 
-/// Columns, indexes and foreign keys of the five tables, one sorted line each.
+/// Columns, indexes and foreign keys of the six tables, one sorted line each.
 async fn describe(db: &DatabaseConnection) -> Vec<String> {
     let backend = db.get_database_backend();
     let mut queries = Vec::new();
@@ -230,16 +243,16 @@ async fn describe(db: &DatabaseConnection) -> Vec<String> {
         _ => {
             queries.push(
                 "select 'col ' || table_name || ' ' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '-') as line \
-                 from information_schema.columns where table_schema = current_schema() and table_name in ('user','session','account','verification','jwks')".into(),
+                 from information_schema.columns where table_schema = current_schema() and table_name in ('user','session','account','verification','jwks','rateLimit')".into(),
             );
             queries.push(
                 "select 'idx ' || tablename || ' ' || indexname || ' ' || replace(indexdef, current_schema() || '.', '') as line \
-                 from pg_indexes where schemaname = current_schema() and tablename in ('user','session','account','verification','jwks')".into(),
+                 from pg_indexes where schemaname = current_schema() and tablename in ('user','session','account','verification','jwks','rateLimit')".into(),
             );
             queries.push(
                 "select 'con ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid) as line \
                  from pg_constraint c join pg_class t on t.oid = c.conrelid \
-                 where c.connamespace = current_schema()::regnamespace and t.relname in ('user','session','account','verification','jwks')".into(),
+                 where c.connamespace = current_schema()::regnamespace and t.relname in ('user','session','account','verification','jwks','rateLimit')".into(),
             );
         }
     }
@@ -293,6 +306,7 @@ async fn schema_matches_better_auth(b: Backend) {
         },
     )
     .await;
+    run_ddl(&upstream, RATE_LIMIT_DDL).await;
     Migrator::up(&ours, None).await.unwrap();
     let (expected, actual) = (describe(&upstream).await, describe(&ours).await);
     assert!(

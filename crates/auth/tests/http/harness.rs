@@ -68,6 +68,9 @@ pub struct TestServer {
     pub state: actix_web::web::Data<better_auth_server::state::AppState>,
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
+    database_url: String,
+    /// Holds the SQLite file while this server or a sibling uses it.
+    db_dir: std::sync::Arc<tempfile::TempDir>,
     _dir: tempfile::TempDir,
 }
 
@@ -81,17 +84,35 @@ impl TestServer {
         backend: Backend,
         tweak: impl FnOnce(&mut Config),
     ) -> Option<TestServer> {
+        let db_dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
+        let database_url = fresh_database_url(backend, db_dir.path()).await?;
+        Some(Self::start_on(database_url, db_dir, tweak).await)
+    }
+
+    /// Another server on this one's database (a replica, or the same deployment restarted
+    /// with other settings).
+    pub async fn sibling(&self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(self.database_url.clone(), self.db_dir.clone(), tweak).await
+    }
+
+    async fn start_on(
+        database_url: String,
+        db_dir: std::sync::Arc<tempfile::TempDir>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let database_url = fresh_database_url(backend, dir.path()).await?;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let origin = format!("http://127.0.0.1:{port}");
         let args = ConfigArgs {
             data_dir: Some(dir.path().to_owned()),
-            database_url: Some(database_url),
+            database_url: Some(database_url.clone()),
             base_url: Some(origin.clone()),
             secret: Some(SECRET.into()),
             trusted_origins: Some(APP_ORIGIN.into()),
+            // Most tests sign in more often than 3 times in 10 s from one address; the
+            // rate-limit tests turn it on.
+            rate_limit_enabled: Some(false),
             ..ConfigArgs::default()
         };
         let mut config = Config::load(&args).expect("config");
@@ -102,7 +123,7 @@ impl TestServer {
         let running = server(state.clone(), listener).expect("server");
         let handle = running.handle();
         actix_web::rt::spawn(running);
-        Some(TestServer {
+        TestServer {
             url: format!("{origin}/api/auth"),
             origin,
             db,
@@ -112,8 +133,10 @@ impl TestServer {
                 .build()
                 .expect("client"),
             handle,
+            database_url,
+            db_dir,
             _dir: dir,
-        })
+        }
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -185,7 +185,11 @@ async fn first_key_is_created_once_by_racing_processes(b: Backend) {
 async fn typescript_key_signs_here_and_its_tokens_verify(b: Backend) {
     let fixture: Value = serde_json::from_str(TS_JWKS).unwrap();
     let secret = fixture["secret"].as_str().unwrap().to_owned();
-    let Some(srv) = TestServer::start_with(b, |c| c.secret = secret).await else {
+    let Some(srv) = TestServer::start_with(b, |c| {
+        c.secrets = better_auth_server::crypto::secrets::Secrets::single(secret)
+    })
+    .await
+    else {
         return;
     };
     let row = &fixture["row"];

@@ -17,4 +17,6 @@ mod email_password;
 mod jwt;
 mod load;
 mod origin_and_cors;
+mod rate_limit;
+mod secrets;
 mod sessions;

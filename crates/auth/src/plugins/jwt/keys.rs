@@ -14,7 +14,8 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use serde_json::{json, Map, Value};
 
 use crate::config::JwtAlgorithm;
-use crate::crypto::{random, symmetric};
+use crate::crypto::random;
+use crate::crypto::secrets::Secrets;
 use crate::models::Timestamp;
 use crate::store::jwks::JwkRow;
 
@@ -103,7 +104,7 @@ fn b64(bytes: &[u8]) -> String {
 /// RSA generation takes a while: call it off the async executor.
 pub fn new_row(
     algorithm: JwtAlgorithm,
-    secret: &str,
+    secrets: &Secrets,
     now: Timestamp,
     expires_at: Option<Timestamp>,
 ) -> Result<JwkRow, KeyError> {
@@ -156,7 +157,7 @@ pub fn new_row(
             )
         }
     };
-    let sealed = symmetric::encrypt(secret, &private.to_string());
+    let sealed = secrets.encrypt(&private.to_string());
     Ok(JwkRow {
         id: random::id(),
         public_key: public.to_string(),
@@ -177,16 +178,16 @@ fn member(jwk: &Map<String, Value>, name: &str, kid: &str) -> Result<Vec<u8>, Ke
 }
 
 /// Decrypts a row's private key and prepares it for signing.
-pub fn signing_key(secret: &str, row: &JwkRow) -> Result<SigningKey, KeyError> {
+pub fn signing_key(secrets: &Secrets, row: &JwkRow) -> Result<SigningKey, KeyError> {
     let kid = &row.id;
     let stored: Value = serde_json::from_str(&row.private_key)
         .map_err(|e| unusable(kid, format!("privateKey is not JSON: {e}")))?;
     let jwk: Map<String, Value> = match stored {
         Value::String(sealed) => {
-            let plain = symmetric::decrypt(secret, &sealed).map_err(|e| {
+            let plain = secrets.decrypt(&sealed).map_err(|e| {
                 unusable(
                     kid,
-                    format!("{e}; the secret must be the one that created the key"),
+                    format!("{e}; a configured secret must be the one that created the key"),
                 )
             })?;
             serde_json::from_str(&plain).map_err(|e| unusable(kid, format!("private JWK: {e}")))?
@@ -285,7 +286,7 @@ mod tests {
     /// A `jwks` row written by the real better-auth 1.7.25 server, with its secret.
     const FIXTURE: &str = include_str!("../../../tests/fixtures/better-auth-1.7.25-jwks.json");
 
-    fn fixture_row() -> (String, JwkRow) {
+    fn fixture_row() -> (Secrets, JwkRow) {
         let f: Value = serde_json::from_str(FIXTURE).unwrap();
         let r = &f["row"];
         let row = JwkRow {
@@ -297,13 +298,13 @@ mod tests {
             alg: r["alg"].as_str().map(Into::into),
             crv: r["crv"].as_str().map(Into::into),
         };
-        (f["secret"].as_str().unwrap().into(), row)
+        (Secrets::single(f["secret"].as_str().unwrap().into()), row)
     }
 
     /// Signs with the row's private key the way the server does, then verifies with its
     /// public `/jwks` entry, pinned to the key's algorithm.
-    fn sign_and_verify(secret: &str, row: &JwkRow) -> Result<(), String> {
-        let key = signing_key(secret, row).map_err(|e| e.to_string())?;
+    fn sign_and_verify(secrets: &Secrets, row: &JwkRow) -> Result<(), String> {
+        let key = signing_key(secrets, row).map_err(|e| e.to_string())?;
         let claims = json!({"sub": "x", "exp": 4_000_000_000u64});
         let token = key
             .sign(claims.as_object().unwrap())
@@ -322,12 +323,13 @@ mod tests {
     fn a_typescript_key_decrypts_and_signs_verifiably() {
         let (secret, row) = fixture_row();
         sign_and_verify(&secret, &row).unwrap();
-        assert!(signing_key("another-secret-0123456789abcdef0123456", &row).is_err());
+        let other = Secrets::single("another-secret-0123456789abcdef0123456".into());
+        assert!(signing_key(&other, &row).is_err());
     }
 
     #[test]
     fn every_algorithm_signs_and_its_public_key_verifies() {
-        let secret = "a-secret-that-is-long-enough-0123456789";
+        let secret = &Secrets::single("a-secret-that-is-long-enough-0123456789".into());
         for algorithm in [
             JwtAlgorithm::EdDsa,
             JwtAlgorithm::Es256,
@@ -345,7 +347,7 @@ mod tests {
 
     #[test]
     fn new_rows_round_trip_and_publish_no_private_parts() {
-        let secret = "a-secret-that-is-long-enough-0123456789";
+        let secret = &Secrets::single("a-secret-that-is-long-enough-0123456789".into());
         let row = new_row(JwtAlgorithm::EdDsa, secret, Timestamp::now(), None).unwrap();
         assert!(row.private_key.starts_with('"') && row.private_key.ends_with('"'));
         assert!(signing_key(secret, &row).is_ok());

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::keys::{self, SigningKey};
 use crate::config::{Config, JwtAlgorithm, JwtConfig};
+use crate::crypto::secrets::Secrets;
 use crate::error::ApiError;
 use crate::models::{Timestamp, User};
 use crate::store::jwks::JwkRow;
@@ -65,7 +66,7 @@ pub fn signing_row(rows: &[JwkRow], algorithm: JwtAlgorithm, now: Timestamp) -> 
 
 pub struct JwtSigner {
     config: JwtConfig,
-    secret: String,
+    secrets: Secrets,
     /// HS256 mode: the shared key, no database key.
     shared: Option<Arc<SigningKey>>,
     current: RwLock<Option<Cached<Arc<SigningKey>>>>,
@@ -100,7 +101,7 @@ impl JwtSigner {
             .map(|s| Arc::new(SigningKey::shared_secret(s.as_bytes())));
         Self {
             config: config.jwt.clone(),
-            secret: config.secret.clone(),
+            secrets: config.secrets.clone(),
             shared,
             current: RwLock::new(None),
             jwks_body: RwLock::new(None),
@@ -112,8 +113,8 @@ impl JwtSigner {
     /// A new key of the configured algorithm, generated on the blocking pool (RSA is slow).
     async fn new_row(&self, now: Timestamp) -> Result<JwkRow, ApiError> {
         let expires = self.config.rotation_interval.map(|r| now.plus_seconds(r));
-        let (algorithm, secret) = (self.config.algorithm, self.secret.clone());
-        tokio::task::spawn_blocking(move || keys::new_row(algorithm, &secret, now, expires))
+        let (algorithm, secrets) = (self.config.algorithm, self.secrets.clone());
+        tokio::task::spawn_blocking(move || keys::new_row(algorithm, &secrets, now, expires))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(|e| ApiError::Internal(e.to_string()))
@@ -158,7 +159,7 @@ impl JwtSigner {
         let key = match previous {
             Some(p) if p.kid == row.id => p,
             _ => Arc::new(
-                keys::signing_key(&self.secret, row)
+                keys::signing_key(&self.secrets, row)
                     .map_err(|e| ApiError::Internal(e.to_string()))?,
             ),
         };

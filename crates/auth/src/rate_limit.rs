@@ -1,0 +1,325 @@
+//! Better Auth's rate limiter (`api/rate-limiter`): every request under the base path counts
+//! against `"<client ip>|<path>"`; 100 per 10 s by default, stricter rules on the paths
+//! that send mail or check passwords; a refused request gets `429` and `X-Retry-After`.
+//!
+//! Counters live in this process (`memory`) or in the `rateLimit` table (`database`), where
+//! several replicas share them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use regex::Regex;
+
+use crate::client_ip::{client_ip, rate_limit_identity};
+use crate::config::{Limit, RateLimitConfig, RateLimitStorage};
+use crate::models::Timestamp;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// Upstream's special rules, by path prefix after the base path.
+const STRICT: Limit = Limit { window: 10, max: 3 };
+const MAIL: Limit = Limit { window: 60, max: 3 };
+
+/// A bound on remembered clients in memory; beyond it, expired counters are swept.
+const MEMORY_ENTRIES_SWEEP_AT: usize = 100_000;
+
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    custom: Vec<(PathPattern, Option<Limit>)>,
+    /// The longest window of any rule: counters older than this are dead.
+    longest_window_ms: i64,
+    memory: Mutex<HashMap<String, Counter>>,
+}
+
+struct Counter {
+    count: u64,
+    last_request_ms: i64,
+}
+
+enum PathPattern {
+    Exact(String),
+    Glob(Regex),
+}
+
+impl PathPattern {
+    /// `*` matches within one path segment, `**` across segments.
+    fn new(pattern: &str) -> Self {
+        if !pattern.contains('*') {
+            return PathPattern::Exact(pattern.trim_end_matches('/').to_owned());
+        }
+        let mut re = String::from("^");
+        for (i, part) in pattern.split("**").enumerate() {
+            if i > 0 {
+                re.push_str(".*");
+            }
+            let segments: Vec<String> = part.split('*').map(regex::escape).collect();
+            re.push_str(&segments.join("[^/]*"));
+        }
+        re.push('$');
+        // Escaped literals joined by fixed fragments always form a valid regex.
+        Regex::new(&re).map_or_else(
+            |_| PathPattern::Exact(pattern.to_owned()),
+            PathPattern::Glob,
+        )
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            PathPattern::Exact(p) => p == path,
+            PathPattern::Glob(re) => re.is_match(path),
+        }
+    }
+}
+
+/// What the limiter decided for one request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Refused; the client may retry after this many seconds.
+    Refuse {
+        retry_after: u64,
+    },
+}
+
+impl RateLimiter {
+    pub fn new(config: &RateLimitConfig) -> Self {
+        let custom: Vec<_> = config
+            .rules
+            .iter()
+            .map(|r| (PathPattern::new(&r.path), r.limit))
+            .collect();
+        let longest = config
+            .rules
+            .iter()
+            .filter_map(|r| r.limit.map(|l| l.window))
+            .chain([config.default.window, STRICT.window, MAIL.window])
+            .max()
+            .unwrap_or(60);
+        Self {
+            config: config.clone(),
+            custom,
+            longest_window_ms: i64::try_from(longest.saturating_mul(1000)).unwrap_or(i64::MAX),
+            memory: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limit for a path after the base path (`/sign-in/email`); `None`: not limited.
+    pub fn limit_for(&self, path: &str) -> Option<Limit> {
+        if let Some((_, limit)) = self.custom.iter().find(|(p, _)| p.matches(path)) {
+            return *limit;
+        }
+        let strict = ["/sign-in", "/sign-up", "/change-password", "/change-email"];
+        let mail = [
+            "/request-password-reset",
+            "/send-verification-email",
+            "/forget-password",
+            "/email-otp/send-verification-otp",
+            "/email-otp/request-password-reset",
+        ];
+        if strict.iter().any(|p| path.starts_with(p)) {
+            Some(STRICT)
+        } else if mail.iter().any(|p| path.starts_with(p)) {
+            Some(MAIL)
+        } else {
+            Some(self.config.default)
+        }
+    }
+
+    /// Counts a request for `key` (upstream's algorithm: a passed window restarts at 1; a
+    /// full window refuses without counting).
+    pub async fn check(&self, store: &Store, key: &str, limit: Limit, now_ms: i64) -> Decision {
+        let window_ms = i64::try_from(limit.window.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let max = i64::try_from(limit.max).unwrap_or(i64::MAX);
+        let retry = |last: i64| Decision::Refuse {
+            retry_after: u64::try_from((last + window_ms - now_ms + 999) / 1000)
+                .unwrap_or(1)
+                .max(1),
+        };
+        match self.config.storage {
+            RateLimitStorage::Database => {
+                match store.count_request(key, now_ms, window_ms, max).await {
+                    Ok(c) if c.count > max => retry(c.last_request_ms),
+                    Ok(_) => Decision::Allow,
+                    Err(e) => {
+                        // The request will meet the same database; do not add a 429 to it.
+                        tracing::warn!(error = %e, "rate limit storage failed; request allowed");
+                        Decision::Allow
+                    }
+                }
+            }
+            RateLimitStorage::Memory => {
+                let Ok(mut counters) = self.memory.lock() else {
+                    return Decision::Allow;
+                };
+                if counters.len() >= MEMORY_ENTRIES_SWEEP_AT && !counters.contains_key(key) {
+                    let horizon = self.longest_window_ms;
+                    counters.retain(|_, c| now_ms - c.last_request_ms < horizon);
+                }
+                match counters.get_mut(key) {
+                    Some(c) if now_ms - c.last_request_ms >= window_ms => {
+                        c.count = 1;
+                        c.last_request_ms = now_ms;
+                        Decision::Allow
+                    }
+                    Some(c) if c.count >= limit.max => retry(c.last_request_ms),
+                    Some(c) => {
+                        c.count += 1;
+                        c.last_request_ms = now_ms;
+                        Decision::Allow
+                    }
+                    None => {
+                        counters.insert(
+                            key.to_owned(),
+                            Counter {
+                                count: 1,
+                                last_request_ms: now_ms,
+                            },
+                        );
+                        Decision::Allow
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The middleware on the base path: before routing, as upstream (unknown paths count too).
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if !state.config.rate_limit.enabled {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let path = req
+        .path()
+        .strip_prefix(state.config.base_path.as_str())
+        .unwrap_or(req.path())
+        .trim_end_matches('/');
+    let path = if path.is_empty() { "/" } else { path };
+    let Some(limit) = state.rate_limiter.limit_for(path) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let ip = client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        &state.config.trusted_proxies,
+    );
+    let identity = ip.map_or_else(|| "unknown".to_owned(), rate_limit_identity);
+    let key = format!("{identity}|{path}");
+    let now_ms = Timestamp::now().millis();
+    match state
+        .rate_limiter
+        .check(&state.store, &key, limit, now_ms)
+        .await
+    {
+        Decision::Allow => Ok(next.call(req).await?.map_into_left_body()),
+        Decision::Refuse { retry_after } => {
+            // Upstream's exact answer: a JSON text without `code`, typed text/plain.
+            let response = HttpResponse::TooManyRequests()
+                .insert_header((
+                    HeaderName::from_static("x-retry-after"),
+                    HeaderValue::from(retry_after),
+                ))
+                .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
+                .body(r#"{"message":"Too many requests. Please try again later."}"#);
+            Ok(req.into_response(response).map_into_right_body())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RateLimitRule;
+
+    fn limiter(rules: Vec<RateLimitRule>) -> RateLimiter {
+        RateLimiter::new(&RateLimitConfig {
+            enabled: true,
+            default: Limit {
+                window: 10,
+                max: 100,
+            },
+            storage: RateLimitStorage::Memory,
+            rules,
+        })
+    }
+
+    #[test]
+    fn rules_as_upstream_then_custom_first() {
+        let l = limiter(vec![
+            RateLimitRule {
+                path: "/get-session".into(),
+                limit: None,
+            },
+            RateLimitRule {
+                path: "/sign-in/*".into(),
+                limit: Some(Limit { window: 5, max: 7 }),
+            },
+            RateLimitRule {
+                path: "/admin/**".into(),
+                limit: Some(Limit { window: 1, max: 1 }),
+            },
+        ]);
+        assert_eq!(l.limit_for("/sign-up/email"), Some(STRICT));
+        assert_eq!(l.limit_for("/change-password"), Some(STRICT));
+        assert_eq!(l.limit_for("/request-password-reset"), Some(MAIL));
+        assert_eq!(l.limit_for("/send-verification-email"), Some(MAIL));
+        assert_eq!(
+            l.limit_for("/token"),
+            Some(Limit {
+                window: 10,
+                max: 100
+            })
+        );
+        assert_eq!(l.limit_for("/get-session"), None);
+        assert_eq!(
+            l.limit_for("/sign-in/email"),
+            Some(Limit { window: 5, max: 7 })
+        );
+        assert_eq!(
+            l.limit_for("/sign-in/a/b"),
+            Some(STRICT),
+            "* stays in one segment"
+        );
+        assert_eq!(l.limit_for("/admin/a/b"), Some(Limit { window: 1, max: 1 }));
+    }
+
+    #[tokio::test]
+    async fn memory_counts_per_window_and_refuses_without_counting() {
+        let l = limiter(vec![]);
+        let store =
+            crate::store::Store::new(crate::store::connect("sqlite::memory:").await.unwrap())
+                .await
+                .unwrap();
+        let t0 = 1_000_000;
+        for i in 0..3 {
+            assert_eq!(l.check(&store, "k", STRICT, t0 + i).await, Decision::Allow);
+        }
+        assert_eq!(
+            l.check(&store, "k", STRICT, t0 + 2_500).await,
+            Decision::Refuse { retry_after: 8 }
+        );
+        assert_eq!(
+            l.check(&store, "other", STRICT, t0 + 2_500).await,
+            Decision::Allow
+        );
+        // The window runs from the last counted request (t0 + 2), not the refused one.
+        assert_eq!(
+            l.check(&store, "k", STRICT, t0 + 10_001).await,
+            Decision::Refuse { retry_after: 1 }
+        );
+        assert_eq!(
+            l.check(&store, "k", STRICT, t0 + 10_002).await,
+            Decision::Allow
+        );
+    }
+}
