@@ -149,8 +149,15 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid email regex")
 });
 
+/// RFC 5321's limit on an address; zod has none, we refuse longer ones as invalid.
+const MAX_EMAIL_LEN: usize = 254;
+
+/// Longest string field we take (UTF-16 units): names, URLs and passwords are far shorter;
+/// without a bound one 64 KiB name would be copied into every JWT and session response.
+pub const MAX_FIELD_LEN: usize = 4096;
+
 pub fn is_valid_email(email: &str) -> bool {
-    EMAIL.is_match(email)
+    email.len() <= MAX_EMAIL_LEN && EMAIL.is_match(email)
 }
 
 /// Password length as JavaScript counts it (UTF-16 code units).
@@ -223,12 +230,24 @@ impl<'a> Validator<'a> {
 
     pub fn string(&mut self, key: &str) -> Option<&'a str> {
         match self.fields.get(key) {
-            Some(Value::String(s)) => Some(s),
+            Some(Value::String(s)) => self.bounded(key, s),
             _ => {
                 self.expected(key, "string");
                 None
             }
         }
+    }
+
+    /// Our one addition to upstream's schemas: no string longer than `MAX_FIELD_LEN`.
+    fn bounded(&mut self, key: &str, s: &'a str) -> Option<&'a str> {
+        if s.len() > MAX_FIELD_LEN && js_length(s) > MAX_FIELD_LEN {
+            self.issue(
+                key,
+                format!("Too big: expected string to have <={MAX_FIELD_LEN} characters"),
+            );
+            return None;
+        }
+        Some(s)
     }
 
     /// `z.string().min(1)`
@@ -254,7 +273,7 @@ impl<'a> Validator<'a> {
     pub fn opt_string(&mut self, key: &str) -> Option<&'a str> {
         match self.fields.get(key) {
             None => None,
-            Some(Value::String(s)) => Some(s),
+            Some(Value::String(s)) => self.bounded(key, s),
             Some(_) => {
                 self.expected(key, "string");
                 None

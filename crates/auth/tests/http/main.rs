@@ -14,6 +14,7 @@ mod bearer;
 mod cli;
 mod compat;
 mod email_password;
+mod input_limits;
 mod jwt;
 mod load;
 mod origin_and_cors;
