@@ -34,7 +34,9 @@ pub fn read(
     Ok(body)
 }
 
-fn parse(req: &HttpRequest, bytes: &[u8], media: MediaTypes) -> ApiResult<Option<Value>> {
+/// The body as better-call reads it: JSON, or a form where allowed; `None` without a body
+/// or a content type.
+pub fn parse(req: &HttpRequest, bytes: &[u8], media: MediaTypes) -> ApiResult<Option<Value>> {
     if bytes.is_empty() {
         return Ok(None);
     }
