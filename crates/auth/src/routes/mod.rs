@@ -8,11 +8,12 @@ mod sign_out;
 mod sign_up;
 
 use actix_web::http::header::{HeaderValue, SET_COOKIE, USER_AGENT};
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::crypto::random;
+use crate::error::ApiError;
 use crate::models::{Session, Timestamp};
 
 /// Registers every endpoint. A known path with another method is a 404 with an empty body,
@@ -45,6 +46,17 @@ pub(crate) fn json_with_cookies(body: &impl Serialize, cookies: Vec<String>) -> 
     let mut builder = HttpResponse::Ok();
     add_cookies(&mut builder, cookies);
     builder.json(body)
+}
+
+/// An error answer that still carries `Set-Cookie` headers (e.g. expiring a stale cookie).
+pub(crate) fn error_with_cookies(error: &ApiError, cookies: Vec<String>) -> HttpResponse {
+    let mut response = error.error_response();
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+    response
 }
 
 fn add_cookies(builder: &mut HttpResponseBuilder, cookies: Vec<String>) {

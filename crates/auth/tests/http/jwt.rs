@@ -385,7 +385,27 @@ async fn rotation_interval_replaces_keys_on_demand(b: Backend) {
     srv.stop().await;
 }
 
+/// A cookie whose session is gone: 401, and the session cookies are expired (upstream's
+/// session middleware does so before the handler answers).
+async fn token_with_a_stale_cookie_expires_it(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let cookie = signed_in(&srv, "stale@example.com").await;
+    let out = srv.post("/sign-out", json!({}), Some(&cookie)).await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    let r = srv.get("/token", Some(&cookie)).await;
+    assert_eq!(
+        r.error(),
+        (401, "UNAUTHORIZED".into(), "Unauthorized".into())
+    );
+    let expired = r.set_cookie("better-auth.session_token").unwrap();
+    assert!(expired.contains("Max-Age=0"), "{expired}");
+    srv.stop().await;
+}
+
 on_both_databases!(
+    token_with_a_stale_cookie_expires_it,
     other_algorithms,
     rotation_interval_replaces_keys_on_demand,
     token_jwks_and_header,

@@ -27,7 +27,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn token(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let found = session::lookup(&req, &state, true).await?;
     let Some(current) = found.session else {
-        return Err(ApiError::Unauthorized);
+        // Like upstream's session middleware: a stale cookie is expired with the 401.
+        return Ok(crate::routes::error_with_cookies(
+            &ApiError::Unauthorized,
+            found.set_cookies,
+        ));
     };
     let jwt = state.jwt.token_for(&state.store, &current.user).await?;
     Ok(crate::routes::json_with_cookies(
