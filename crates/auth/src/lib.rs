@@ -20,6 +20,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{http::header, web, App, HttpServer};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
@@ -83,6 +86,37 @@ fn cors(state: Arc<AppState>) -> Cors {
         .block_on_origin_mismatch(false)
 }
 
+/// actix-cors adds `access-control-allow-credentials` and `-expose-headers` to every
+/// response. A request without `Origin` is not a CORS request: it gets what Better Auth
+/// sends, i.e. only the bearer and jwt plugins' `access-control-expose-headers` naming the
+/// auth headers this answer carries. `Vary: Origin` stays: caches must not reuse this answer
+/// for a CORS request.
+async fn cors_headers_only_with_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let cross_origin = req.headers().contains_key(header::ORIGIN);
+    let mut res = next.call(req).await?;
+    if !cross_origin {
+        let headers = res.headers_mut();
+        headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+        // In the order upstream names them when both apply (its jwt hook runs first).
+        let exposed: Vec<&str> = ["set-auth-jwt", "set-auth-token"]
+            .into_iter()
+            .filter(|name| headers.contains_key(*name))
+            .collect();
+        match header::HeaderValue::from_str(&exposed.join(", ")) {
+            Ok(value) if !exposed.is_empty() => {
+                headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, value);
+            }
+            _ => {
+                headers.remove(header::ACCESS_CONTROL_EXPOSE_HEADERS);
+            }
+        }
+    }
+    Ok(res)
+}
+
 /// The HTTP server on an already bound listener (port 0 in tests).
 pub fn server(
     state: web::Data<AppState>,
@@ -105,6 +139,9 @@ pub fn server(
                     // Inside CORS, so that a browser can read a 429.
                     .wrap(actix_web::middleware::from_fn(rate_limit::rate_limit))
                     .wrap(cors(shared))
+                    .wrap(actix_web::middleware::from_fn(
+                        cors_headers_only_with_origin,
+                    ))
                     .app_data(web::PayloadConfig::new(64 * 1024))
                     .configure(routes::configure),
             )

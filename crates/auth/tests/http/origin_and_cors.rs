@@ -168,6 +168,41 @@ async fn cors_for_trusted_origins_only(b: Backend) {
         exposed.contains("set-auth-token") && exposed.contains("set-auth-jwt"),
         "{exposed}"
     );
+
+    // Without Origin it is not a CORS request: no CORS headers (as from Better Auth),
+    // except `Vary` for caches; a response carrying set-auth-token exposes it, as upstream.
+    let plain = srv.get("/ok", None).await;
+    for name in [
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-expose-headers",
+    ] {
+        assert!(plain.header(name).is_none(), "{name} on a non-CORS request");
+    }
+    assert!(plain.header("vary").unwrap().contains("Origin"));
+    let up = srv
+        .send(
+            reqwest::Method::POST,
+            "/sign-up/email",
+            Some("application/json"),
+            json!({"email": "plain@example.com", "password": "password123", "name": "P"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.text);
+    assert!(up.header("set-auth-token").is_some());
+    assert_eq!(
+        up.header("access-control-expose-headers"),
+        Some("set-auth-token")
+    );
+    assert!(up.header("access-control-allow-credentials").is_none());
+    let cookie = up.cookie_pair("better-auth.session_token");
+    let session = srv.get("/get-session", Some(&cookie)).await;
+    assert!(session.header("set-auth-jwt").is_some());
+    assert_eq!(
+        session.header("access-control-expose-headers"),
+        Some("set-auth-jwt")
+    );
     srv.stop().await;
 }
 
