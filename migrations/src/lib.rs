@@ -4,12 +4,14 @@
 //! `../shared/bench/reference`) generates for PostgreSQL and SQLite: same tables, camelCase
 //! columns, types, nullability, defaults, indexes and foreign keys. Statements use
 //! `if not exists` so that running our migrations on a database Better Auth already created
-//! changes nothing.
+//! changes nothing; on a database from an older Better Auth, `add_missing_columns` adds the
+//! columns that came later.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_better_auth_core;
 mod m20261126_000002_rate_limit;
+mod m20261126_000003_add_missing_columns;
 
 pub struct Migrator;
 
@@ -18,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_better_auth_core::Migration),
             Box::new(m20261126_000002_rate_limit::Migration),
+            Box::new(m20261126_000003_add_missing_columns::Migration),
         ]
     }
 }

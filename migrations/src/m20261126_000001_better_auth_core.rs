@@ -4,8 +4,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-const POSTGRES: &str = include_str!("sql/postgres.sql");
-const SQLITE: &str = include_str!("sql/sqlite.sql");
+pub(crate) const POSTGRES: &str = include_str!("sql/postgres.sql");
+pub(crate) const SQLITE: &str = include_str!("sql/sqlite.sql");
 
 pub struct Migration;
 

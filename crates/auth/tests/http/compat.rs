@@ -320,7 +320,65 @@ async fn schema_matches_better_auth(b: Backend) {
     assert_eq!(describe(&upstream).await, expected);
 }
 
+/// A database in the shape older Better Auth versions made (jwks without `alg`/`crv`, as
+/// before 1.7, and without `expiresAt`, as before 1.4): `migrate` adds the missing columns,
+/// keeps the rows, and ends with exactly the current schema. A missing required column
+/// without a default is refused, not invented.
+async fn older_better_auth_schema_is_completed(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database_url(b, dir.path()).await else {
+        return;
+    };
+    let db = better_auth_server::store::connect(&url).await.unwrap();
+    let ddl = if b == Backend::Sqlite {
+        SQLITE_DDL
+    } else {
+        POSTGRES_DDL
+    };
+    run_ddl(&db, ddl).await;
+    run_ddl(&db, RATE_LIMIT_DDL).await;
+    let current = describe(&db).await;
+    for column in ["crv", "alg", "expiresAt"] {
+        db.execute_unprepared(&format!(r#"alter table "jwks" drop column "{column}""#))
+            .await
+            .unwrap();
+    }
+    db.execute_unprepared(
+        r#"insert into "jwks" ("id", "publicKey", "privateKey", "createdAt") values ('k1', '{}', '"x"', '2025-01-01T00:00:00.000Z')"#,
+    )
+    .await
+    .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(describe(&db).await, current);
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            r#"select "id", "alg" from "jwks""#,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "id").unwrap(), "k1");
+    assert_eq!(row.try_get::<Option<String>>("", "alg").unwrap(), None);
+
+    // `user.email` is required, unique and has no default: refused with a message.
+    let dir2 = tempfile::tempdir().unwrap();
+    let url2 = fresh_database_url(b, dir2.path()).await.unwrap();
+    let db2 = better_auth_server::store::connect(&url2).await.unwrap();
+    db2.execute_unprepared(
+        r#"create table "user" ("id" text not null primary key, "name" text not null)"#,
+    )
+    .await
+    .unwrap();
+    let err = Migrator::up(&db2, None).await.unwrap_err().to_string();
+    assert!(
+        err.contains(r#"table "user" has no column "email""#),
+        "{err}"
+    );
+}
+
 on_both_databases!(
+    older_better_auth_schema_is_completed,
     typescript_rows_and_cookie_work_here,
     scrypt_hashes_are_upgraded_when_asked,
     hashing_modes,
