@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit and black-box HTTP tests (SQLite, and PostgreSQL when
 # TEST_DATABASE_URL is set); the real better-auth client, jose and PyJWT against the server
-# on SQLite and on PostgreSQL; the Next.js app in headless Chromium (web-tests/).
+# on SQLite and on PostgreSQL; the drop-in suite (the real TypeScript Better Auth and ours on
+# the same databases, crates/auth/tests/dropin); the Next.js app in headless Chromium (web-tests/).
 #
 #   ./scripts/test.sh
 #   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test ./scripts/test.sh
@@ -80,6 +81,8 @@ elif [ "${BETTER_AUTH_REQUIRE_POSTGRES:-}" = "1" ]; then
 else
   echo "TEST_DATABASE_URL is not set: skipping the client tests on PostgreSQL"
 fi
+echo "== drop-in suite: the real TypeScript Better Auth and ours on the same databases"
+"$ROOT/crates/auth/tests/dropin/run.sh" "$BIN"
 echo "== web tests: Next.js app + Playwright in headless Chromium (both setups)"
 if [ ! -d "$ROOT/web-tests/node_modules/next" ] || [ "$ROOT/web-tests/package-lock.json" -nt "$ROOT/web-tests/node_modules/.package-lock.json" ]; then
   (cd "$ROOT/web-tests" && npm ci --no-audit --no-fund --loglevel=error)

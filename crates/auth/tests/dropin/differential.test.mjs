@@ -1,0 +1,160 @@
+// Differential test: one sequence of raw HTTP requests against the reference and against
+// ours (each on its own fresh database), compared response by response: status, JSON key
+// order and value types, error codes and messages, Set-Cookie names and attributes, and the
+// headers. Ids, tokens, keys, times and the servers' origins are normalised first. A
+// difference fails unless allow-list.json lists it with its reason: `step` ("*" for any),
+// `path` (a prefix of the difference's path; "" for the whole response), `withOrigin`
+// (only where the request carried an Origin header), `reason`.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { describe, test } from "node:test";
+
+import { BACKENDS, call, freshDatabase, startOurs, startReference } from "./helpers.mjs";
+
+const ALLOW = JSON.parse(fs.readFileSync(new URL("./allow-list.json", import.meta.url)));
+const EMAIL = "diff.user@example.com";
+const PASSWORD = "correct horse battery";
+const EVIL = "http://evil.example";
+// Transport and framing headers, not part of the API.
+const IGNORED_HEADERS = new Set(["date", "connection", "keep-alive", "transfer-encoding", "content-length", "set-cookie"]);
+
+// [name, request(server, state)]; `state` carries what earlier steps returned on the same server.
+const STEPS = [
+  ["ok", (s) => call(s, "GET", "/ok")],
+  ["sign-up", (s) => call(s, "POST", "/sign-up/email", { json: { email: EMAIL, password: PASSWORD, name: "Diff User" } })],
+  ["sign-up: same email", (s) => call(s, "POST", "/sign-up/email", { json: { email: EMAIL.toUpperCase(), password: PASSWORD, name: "Again" } })],
+  ["sign-up: short password", (s) => call(s, "POST", "/sign-up/email", { json: { email: "short@example.com", password: "short", name: "S" } })],
+  ["sign-up: long password", (s) => call(s, "POST", "/sign-up/email", { json: { email: "long@example.com", password: "x".repeat(129), name: "L" } })],
+  ["sign-up: invalid email", (s) => call(s, "POST", "/sign-up/email", { json: { email: "not-an-email", password: PASSWORD, name: "I" } })],
+  ["sign-up: missing name", (s) => call(s, "POST", "/sign-up/email", { json: { email: "noname@example.com", password: PASSWORD } })],
+  ["sign-up: wrong types", (s) => call(s, "POST", "/sign-up/email", { json: { email: 5, password: true, name: [] } })],
+  ["sign-up: malformed JSON", (s) => call(s, "POST", "/sign-up/email", { json: "{not json" })],
+  ["sign-up: untrusted origin", (s) => call(s, "POST", "/sign-up/email", { origin: EVIL, json: { email: "evil@example.com", password: PASSWORD, name: "E" } })],
+  ["sign-up: with image", (s) => call(s, "POST", "/sign-up/email", { json: { email: "img@example.com", password: PASSWORD, name: "Img", image: "https://example.com/a.png" } })],
+  ["sign-in: wrong password", (s) => call(s, "POST", "/sign-in/email", { json: { email: EMAIL, password: "wrong password!!" } })],
+  ["sign-in: unknown email", (s) => call(s, "POST", "/sign-in/email", { json: { email: "nobody@example.com", password: PASSWORD } })],
+  ["sign-in: invalid email", (s) => call(s, "POST", "/sign-in/email", { json: { email: "nope", password: PASSWORD } })],
+  ["sign-in: missing password", (s) => call(s, "POST", "/sign-in/email", { json: { email: EMAIL } })],
+  ["sign-in", (s) => call(s, "POST", "/sign-in/email", { json: { email: EMAIL.toUpperCase(), password: PASSWORD } }), "main"],
+  ["sign-in: rememberMe false", (s) => call(s, "POST", "/sign-in/email", { json: { email: EMAIL, password: PASSWORD, rememberMe: false } }), "short"],
+  ["get-session: no cookie", (s) => call(s, "GET", "/get-session")],
+  ["get-session", (s, st) => call(s, "GET", "/get-session", { cookie: st.main })],
+  ["get-session: not remembered", (s, st) => call(s, "GET", "/get-session", { cookie: st.short })],
+  ["get-session: tampered cookie", (s, st) => call(s, "GET", "/get-session", { cookie: st.main.replace(/.$/, (c) => (c === "A" ? "B" : "A")) })],
+  ["get-session: unsigned token", (s, st) => call(s, "GET", "/get-session", { cookie: st.main.split(".")[0] })],
+  ["get-session: bearer", (s, st) => call(s, "GET", "/get-session", { headers: { authorization: `Bearer ${st.mainBearer}` } })],
+  ["get-session: bad bearer", (s) => call(s, "GET", "/get-session", { headers: { authorization: "Bearer not-a-token" } })],
+  ["token", (s, st) => call(s, "GET", "/token", { cookie: st.main })],
+  ["token: no session", (s) => call(s, "GET", "/token")],
+  ["jwks", (s) => call(s, "GET", "/jwks")],
+  ["sign-out: untrusted origin", (s, st) => call(s, "POST", "/sign-out", { cookie: st.main, origin: EVIL })],
+  ["sign-out", (s, st) => call(s, "POST", "/sign-out", { cookie: st.main })],
+  ["get-session: after sign-out", (s, st) => call(s, "GET", "/get-session", { cookie: st.main })],
+  ["token: after sign-out", (s, st) => call(s, "GET", "/token", { cookie: st.main })],
+  ["sign-out: no session", (s) => call(s, "POST", "/sign-out")],
+  ["unknown path", (s) => call(s, "GET", "/no-such-endpoint")],
+  ["wrong method", (s) => call(s, "GET", "/sign-in/email")],
+  ["error page", (s) => call(s, "GET", "/error?error=some_error")],
+];
+
+/** Replaces what legitimately differs between two runs: ids, tokens, keys, times, origins. */
+function normalise(value, origin) {
+  if (typeof value === "string") {
+    let v = value.split(origin).join("<origin>");
+    if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v)) return "<time>";
+    if (/^[\w-]+\.[\w-]+\.[\w-]+$/.test(v) && v.length > 40) return "<jwt>";
+    if (/^[A-Za-z0-9_\-+/=.%]{20,}$/.test(v) && !/^[A-Z_]+$/.test(v)) return "<opaque>";
+    v = v.replace(/[A-Za-z0-9]{32}(\.[A-Za-z0-9+/=%]+)?/g, "<opaque>");
+    return v;
+  }
+  if (Array.isArray(value)) return value.map((v) => normalise(v, origin));
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v, origin)]));
+  return value;
+}
+
+function view(res, server) {
+  const headers = {};
+  for (const [name, value] of res.headers) if (!IGNORED_HEADERS.has(name)) headers[name] = normalise(value, server.origin);
+  const cookies = res.cookies.map((line) => {
+    const [pair, ...attrs] = line.split(";").map((p) => p.trim());
+    const name = pair.slice(0, pair.indexOf("="));
+    const value = pair.slice(pair.indexOf("=") + 1);
+    const attributes = Object.fromEntries(
+      attrs.map((a) => {
+        const [k, ...v] = a.split("=");
+        const key = k.toLowerCase();
+        return [key, key === "expires" ? "<time>" : v.join("=")];
+      }),
+    );
+    return { name, value: value ? "<value>" : "", attributes };
+  });
+  cookies.sort((a, b) => a.name.localeCompare(b.name));
+  const body = typeof res.body === "string" ? { "<text>": res.headers.get("content-type")?.split(";")[0] } : normalise(res.body, server.origin);
+  return { status: res.status, headers, cookies, body };
+}
+
+/** Every difference between two views, as { path, ours, ref }; key order counts. */
+function diff(ours, ref, path = "", out = []) {
+  const isObj = (v) => v && typeof v === "object";
+  if (isObj(ours) && isObj(ref) && Array.isArray(ours) === Array.isArray(ref)) {
+    const ko = Object.keys(ours);
+    const kr = Object.keys(ref);
+    if (!Array.isArray(ours) && path !== ".headers" && JSON.stringify(ko) !== JSON.stringify(kr) && ko.length === kr.length && ko.every((k) => kr.includes(k)))
+      out.push({ path: `${path}#key-order`, ours: ko, ref: kr });
+    for (const k of new Set([...kr, ...ko])) diff(ours[k], ref[k], `${path}.${k}`, out);
+  } else if (JSON.stringify(ours) !== JSON.stringify(ref)) {
+    out.push({ path, ours, ref });
+  }
+  return out;
+}
+
+const allowed = (step, sentOrigin, d) => ALLOW.find((a) => (a.step === step || a.step === "*") && (sentOrigin || !a.withOrigin) && (a.path === "" || d.path === a.path || d.path.startsWith(`${a.path}.`) || d.path.startsWith(`${a.path}#`)));
+
+async function runSequence(server) {
+  const state = {};
+  const views = [];
+  for (const [name, request, save] of STEPS) {
+    const res = await request(server, state);
+    if (save) {
+      state[save] = res.cookies.find((c) => c.startsWith("better-auth.session_token="))?.split(";")[0];
+      state[`${save}Bearer`] = res.headers.get("set-auth-token");
+    }
+    views.push([name, view(res, server), res.sentOrigin]);
+  }
+  return views;
+}
+
+test("every allow-list entry names a step of the sequence and gives a reason", () => {
+  for (const entry of ALLOW) {
+    assert.ok(entry.step === "*" || STEPS.some(([name]) => name === entry.step), `unknown step ${entry.step}`);
+    assert.ok(entry.path === "" || entry.path?.startsWith("."), `path of ${entry.step}: "" (all) or .status/.headers.x/.body...`);
+    assert.ok(entry.reason?.length > 20, `reason for ${entry.step} ${entry.path}`);
+  }
+});
+
+for (const kind of BACKENDS) {
+  describe(`differential on ${kind}`, () => {
+    test("the same requests get the same answers", async () => {
+      const refDb = await freshDatabase(kind);
+      const ourDb = await freshDatabase(kind);
+      const ref = await startReference(refDb);
+      const ours = await startOurs(ourDb);
+      const refViews = await runSequence(ref);
+      const ourViews = await runSequence(ours);
+      const unexpected = [];
+      const used = new Set();
+      for (let i = 0; i < STEPS.length; i++) {
+        const [step, o, sentOrigin] = ourViews[i];
+        for (const d of diff(o, refViews[i][1])) {
+          const entry = allowed(step, sentOrigin, d);
+          if (entry) used.add(entry);
+          else unexpected.push({ step, ...d });
+        }
+      }
+      assert.deepEqual(unexpected, [], `differences not in allow-list.json:\n${JSON.stringify(unexpected, null, 1)}`);
+      // An entry that no longer matches anything is stale: remove it.
+      const stale = ALLOW.filter((a) => !used.has(a));
+      assert.deepEqual(stale, [], "allow-list entries that matched no difference");
+    });
+  });
+}
