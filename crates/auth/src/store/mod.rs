@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod codec;
 pub mod jwks;
 pub mod rate_limits;
+mod session_batch;
 pub mod sessions;
 pub mod users;
 
@@ -47,6 +48,7 @@ pub struct Store {
     /// Better Auth builds after 1.7.25 add a required `account.issuer`; when a database has
     /// it we fill it in as upstream does (`local:credential`).
     account_has_issuer: bool,
+    session_batcher: std::sync::Arc<session_batch::SessionBatcher>,
 }
 
 impl Store {
@@ -57,6 +59,7 @@ impl Store {
             db,
             backend,
             account_has_issuer,
+            session_batcher: Default::default(),
         })
     }
 

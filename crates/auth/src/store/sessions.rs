@@ -52,29 +52,36 @@ impl Store {
         Ok(())
     }
 
-    /// The session with this token and its user, in one query (the get-session hot path).
-    pub async fn find_session_with_user(
+    /// The sessions with these tokens and their users, in one query. Lookups go through
+    /// `find_session_with_user`, which batches concurrent requests into this.
+    pub(super) async fn find_sessions_with_users(
         &self,
-        token: &str,
-    ) -> Result<Option<SessionWithUser>, DbErr> {
-        let sql = r#"select s."id", s."expiresAt", s."token", s."createdAt", s."updatedAt",
+        tokens: &[&str],
+    ) -> Result<Vec<SessionWithUser>, DbErr> {
+        let placeholders: Vec<String> = (1..=tokens.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            r#"select s."id", s."expiresAt", s."token", s."createdAt", s."updatedAt",
                 s."ipAddress", s."userAgent", s."userId",
                 u."id" as "u_id", u."name" as "u_name", u."email" as "u_email",
                 u."emailVerified" as "u_emailVerified", u."image" as "u_image",
                 u."createdAt" as "u_createdAt", u."updatedAt" as "u_updatedAt"
             from "session" s join "user" u on u."id" = s."userId"
-            where s."token" = $1"#;
-        let row = self
+            where s."token" in ({})"#,
+            placeholders.join(", ")
+        );
+        let values = tokens.iter().map(|t| (*t).into()).collect();
+        let rows = self
             .connection()
-            .query_one_raw(self.stmt(sql, vec![token.into()]))
+            .query_all_raw(self.stmt(&sql, values))
             .await?;
-        row.map(|r| {
-            Ok(SessionWithUser {
-                session: from_row(self, &r)?,
-                user: users::from_row(self, &r, "u_")?,
+        rows.iter()
+            .map(|r| {
+                Ok(SessionWithUser {
+                    session: from_row(self, r)?,
+                    user: users::from_row(self, r, "u_")?,
+                })
             })
-        })
-        .transpose()
+            .collect()
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<(), DbErr> {

@@ -135,7 +135,42 @@ async fn forged_or_foreign_cookies_are_no_session(b: Backend) {
     srv.stop().await;
 }
 
+/// Concurrent lookups share queries (store::session_batch): each request still gets its own
+/// user, and a sign-out is seen by every request that follows it.
+async fn concurrent_lookups_get_their_own_sessions(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let mut cookies = Vec::new();
+    for i in 0..12 {
+        let up = srv
+            .sign_up(&format!("batch{i}@example.com"), "password123")
+            .await;
+        cookies.push(up.cookie_pair("better-auth.session_token"));
+    }
+    let lookups = (0..240).map(|n| {
+        let (i, cookie) = (n % cookies.len(), &cookies[n % cookies.len()]);
+        let srv = &srv;
+        async move { (i, srv.get("/get-session", Some(cookie)).await) }
+    });
+    for (i, resp) in futures_util::future::join_all(lookups).await {
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        assert_eq!(
+            resp.json()["user"]["email"],
+            format!("batch{i}@example.com")
+        );
+    }
+    let out = srv.post("/sign-out", json!({}), Some(&cookies[0])).await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    let after = (0..20).map(|_| srv.get("/get-session", Some(&cookies[0])));
+    for resp in futures_util::future::join_all(after).await {
+        assert_eq!(resp.text, "null");
+    }
+    srv.stop().await;
+}
+
 on_both_databases!(
+    concurrent_lookups_get_their_own_sessions,
     refresh_after_update_age,
     expired_session_is_removed,
     dont_remember_sessions_are_not_refreshed,
