@@ -134,6 +134,8 @@ pub struct ConfigArgs {
     /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` is believed.
     #[arg(long, env = "BETTER_AUTH_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
 }
 
 impl ConfigArgs {
@@ -160,6 +162,7 @@ impl ConfigArgs {
             rate_limit_enabled: self.rate_limit_enabled,
             rate_limit_storage: self.rate_limit_storage,
             trusted_proxies: keep(&self.trusted_proxies),
+            accounts: self.accounts.without_empty_values(),
         }
     }
 }
@@ -186,6 +189,14 @@ struct FileConfig {
     session: FileSession,
     #[serde(default)]
     jwt: FileJwt,
+    #[serde(default)]
+    account: FileAccount,
+    #[serde(default)]
+    email_verification: FileEmailVerification,
+    #[serde(default)]
+    user: FileUser,
+    #[serde(default)]
+    mail: FileMail,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +235,7 @@ struct FileSession {
     expires_in: Option<i64>,
     update_age: Option<i64>,
     disable_refresh: Option<bool>,
+    fresh_age: Option<i64>,
 }
 
 /// Seconds, or a time string as Better Auth takes them (`15m`, `1h`, `7d`, `2 weeks`).
@@ -360,6 +372,9 @@ pub struct SessionConfig {
     /// Refresh the expiry when the session is older than this (`session.updateAge`).
     pub update_age: i64,
     pub disable_refresh: bool,
+    /// Sessions older than this are not "fresh" (`session.freshAge`; 0 disables the check):
+    /// list-sessions and password-less delete-user need a fresh one.
+    pub fresh_age: i64,
 }
 
 /// Where rate-limit counters are kept.
@@ -415,6 +430,10 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client (rate limits, session IPs).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub account: AccountConfig,
+    pub email_verification: EmailVerificationConfig,
+    pub user: UserConfig,
+    pub mail: MailConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -435,6 +454,10 @@ impl std::fmt::Debug for Config {
             .field("jwt.algorithm", &self.jwt.algorithm)
             .field("rate_limit", &self.rate_limit)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("account", &self.account)
+            .field("email_verification", &self.email_verification)
+            .field("user", &self.user)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -533,6 +556,7 @@ impl Config {
             expires_in: file.session.expires_in.unwrap_or(604_800),
             update_age: file.session.update_age.unwrap_or(86_400),
             disable_refresh: file.session.disable_refresh.unwrap_or(false),
+            fresh_age: file.session.fresh_age.unwrap_or(86_400),
         };
         // Max-Age above 400 days is refused by better-call and by browsers.
         if !(60..=34_560_000).contains(&session.expires_in) || session.update_age < 0 {
@@ -542,6 +566,13 @@ impl Config {
         }
 
         let jwt = jwt_config(args, file.jwt, &base_url, &secrets)?;
+        let (account, email_verification, user, mail) = account_config(
+            &args.accounts,
+            file.account,
+            file.email_verification,
+            file.user,
+            file.mail,
+        )?;
 
         Ok(Config {
             secrets,
@@ -561,6 +592,10 @@ impl Config {
             password,
             session,
             jwt,
+            account,
+            email_verification,
+            user,
+            mail,
         })
     }
 
@@ -667,6 +702,326 @@ fn jwt_config(
             .unwrap_or(2_592_000),
         set_jwt_header: file.set_jwt_header.unwrap_or(true),
     })
+}
+
+// ---- Account lifecycle and mail (email verification, password reset, change email,
+// delete user): Better Auth's `emailAndPassword`, `emailVerification` and `user` options.
+
+/// Environment and flags for the account lifecycle and mail settings.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AccountArgs {
+    /// Refuse sign-in until the email address is verified (`requireEmailVerification`).
+    #[arg(long, env = "BETTER_AUTH_REQUIRE_EMAIL_VERIFICATION", global = true)]
+    pub require_email_verification: Option<bool>,
+    /// How mail leaves: none (mail features off), log (prints links; development) or smtp.
+    #[arg(long, env = "BETTER_AUTH_MAIL_TRANSPORT", global = true)]
+    pub mail_transport: Option<MailTransport>,
+    /// Sender address, e.g. `Example <no-reply@example.com>`.
+    #[arg(long, env = "BETTER_AUTH_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+    /// Directory with template overrides (`<kind>.subject`, `<kind>.txt`, `<kind>.html`).
+    #[arg(long, env = "BETTER_AUTH_MAIL_TEMPLATES", global = true)]
+    pub mail_templates: Option<PathBuf>,
+    /// SMTP server host name.
+    #[arg(long, env = "SMTP_HOST", global = true)]
+    pub smtp_host: Option<String>,
+    /// SMTP port (default: 587 for starttls, 465 for tls, 25 for none).
+    #[arg(long, env = "SMTP_PORT", global = true)]
+    pub smtp_port: Option<u16>,
+    /// SMTP connection security: starttls (default), tls or none.
+    #[arg(long, env = "SMTP_SECURITY", global = true)]
+    pub smtp_security: Option<SmtpSecurity>,
+    /// SMTP user name.
+    #[arg(long, env = "SMTP_USERNAME", global = true)]
+    pub smtp_username: Option<String>,
+    /// SMTP password. Prefer the environment variable over the flag.
+    #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true, global = true)]
+    pub smtp_password: Option<String>,
+}
+
+impl AccountArgs {
+    fn without_empty_values(&self) -> AccountArgs {
+        let keep = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        AccountArgs {
+            require_email_verification: self.require_email_verification,
+            mail_transport: self.mail_transport,
+            mail_from: keep(&self.mail_from),
+            mail_templates: self
+                .mail_templates
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
+            smtp_host: keep(&self.smtp_host),
+            smtp_port: self.smtp_port,
+            smtp_security: self.smtp_security,
+            smtp_username: keep(&self.smtp_username),
+            smtp_password: keep(&self.smtp_password),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAccount {
+    require_email_verification: Option<bool>,
+    auto_sign_in: Option<bool>,
+    reset_password_token_expires_in: Option<TimeSpan>,
+    revoke_sessions_on_password_reset: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEmailVerification {
+    send_on_sign_up: Option<bool>,
+    send_on_sign_in: Option<bool>,
+    auto_sign_in_after_verification: Option<bool>,
+    expires_in: Option<TimeSpan>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUser {
+    change_email: Option<bool>,
+    update_email_without_verification: Option<bool>,
+    send_change_email_confirmation: Option<bool>,
+    delete_user: Option<bool>,
+    delete_user_verification: Option<bool>,
+    delete_token_expires_in: Option<TimeSpan>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMail {
+    transport: Option<MailTransport>,
+    from: Option<String>,
+    app_name: Option<String>,
+    template_dir: Option<PathBuf>,
+    #[serde(default)]
+    smtp: FileSmtp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSmtp {
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<SmtpSecurity>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// Sign-up, sign-in and password reset options (upstream `emailAndPassword.*`).
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    /// Sign-in refuses unverified users (403 EMAIL_NOT_VERIFIED); sign-up then creates no
+    /// session and answers an existing address like a new one.
+    pub require_email_verification: bool,
+    /// Sign-up signs the new user in (`autoSignIn`, default true).
+    pub auto_sign_in: bool,
+    /// Lifetime of a password reset token in seconds (default 1 hour).
+    pub reset_password_token_expires_in: i64,
+    /// A password reset signs the user out everywhere.
+    pub revoke_sessions_on_password_reset: bool,
+}
+
+/// Upstream `emailVerification.*`.
+#[derive(Debug, Clone)]
+pub struct EmailVerificationConfig {
+    /// Default: `require_email_verification`.
+    pub send_on_sign_up: bool,
+    /// Send a new link when an unverified user is refused at sign-in.
+    pub send_on_sign_in: bool,
+    /// Following the link signs the user in.
+    pub auto_sign_in_after_verification: bool,
+    /// Lifetime of a verification link in seconds (default 1 hour).
+    pub expires_in: i64,
+}
+
+/// Upstream `user.changeEmail` and `user.deleteUser`.
+#[derive(Debug, Clone)]
+pub struct UserConfig {
+    pub change_email_enabled: bool,
+    /// An unverified user's address changes at once (then a link verifies the new one).
+    pub update_email_without_verification: bool,
+    /// A verified user first confirms the change from the current address.
+    pub send_change_email_confirmation: bool,
+    pub delete_user_enabled: bool,
+    /// delete-user mails a confirmation link instead of deleting right away.
+    pub delete_user_verification: bool,
+    pub delete_token_expires_in: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// No mail: the features that need it answer as upstream without a sender callback.
+    None,
+    /// Print each mail, links included, to the log. Development only.
+    Log,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption: only for a relay on localhost or tests.
+    None,
+}
+
+#[derive(Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    pub from: String,
+    /// Shown in the built-in templates.
+    pub app_name: String,
+    pub template_dir: Option<PathBuf>,
+    pub smtp: SmtpConfig,
+}
+
+impl MailConfig {
+    /// Whether mail can be sent (upstream: a sender callback is configured).
+    pub fn enabled(&self) -> bool {
+        self.transport != MailTransport::None
+    }
+}
+
+fn account_config(
+    args: &AccountArgs,
+    account: FileAccount,
+    verification: FileEmailVerification,
+    user: FileUser,
+    mail: FileMail,
+) -> Result<
+    (
+        AccountConfig,
+        EmailVerificationConfig,
+        UserConfig,
+        MailConfig,
+    ),
+    ConfigError,
+> {
+    let span = |v: Option<TimeSpan>, name: &str, default: i64| -> Result<i64, ConfigError> {
+        let seconds = v.map(|s| s.seconds(name)).transpose()?.unwrap_or(default);
+        if seconds <= 0 {
+            return Err(ConfigError::Invalid(format!("{name} must be positive")));
+        }
+        Ok(seconds)
+    };
+    let require = args
+        .require_email_verification
+        .or(account.require_email_verification)
+        .unwrap_or(false);
+    let account_config = AccountConfig {
+        require_email_verification: require,
+        auto_sign_in: account.auto_sign_in.unwrap_or(true),
+        reset_password_token_expires_in: span(
+            account.reset_password_token_expires_in,
+            "account.reset_password_token_expires_in",
+            3_600,
+        )?,
+        revoke_sessions_on_password_reset: account
+            .revoke_sessions_on_password_reset
+            .unwrap_or(false),
+    };
+    let verification_config = EmailVerificationConfig {
+        send_on_sign_up: verification.send_on_sign_up.unwrap_or(require),
+        send_on_sign_in: verification.send_on_sign_in.unwrap_or(false),
+        auto_sign_in_after_verification: verification
+            .auto_sign_in_after_verification
+            .unwrap_or(false),
+        expires_in: span(
+            verification.expires_in,
+            "email_verification.expires_in",
+            3_600,
+        )?,
+    };
+    let user_config = UserConfig {
+        change_email_enabled: user.change_email.unwrap_or(false),
+        update_email_without_verification: user.update_email_without_verification.unwrap_or(false),
+        send_change_email_confirmation: user.send_change_email_confirmation.unwrap_or(false),
+        delete_user_enabled: user.delete_user.unwrap_or(false),
+        delete_user_verification: user.delete_user_verification.unwrap_or(false),
+        delete_token_expires_in: span(
+            user.delete_token_expires_in,
+            "user.delete_token_expires_in",
+            86_400,
+        )?,
+    };
+    let transport = args
+        .mail_transport
+        .or(mail.transport)
+        .unwrap_or(MailTransport::None);
+    let security = args
+        .smtp_security
+        .or(mail.smtp.security)
+        .unwrap_or(SmtpSecurity::Starttls);
+    let smtp = SmtpConfig {
+        host: args
+            .smtp_host
+            .clone()
+            .or(mail.smtp.host)
+            .unwrap_or_default(),
+        port: args.smtp_port.or(mail.smtp.port).unwrap_or(match security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        }),
+        security,
+        username: args.smtp_username.clone().or(mail.smtp.username),
+        password: args.smtp_password.clone().or(mail.smtp.password),
+    };
+    if transport == MailTransport::Smtp && smtp.host.is_empty() {
+        return Err(ConfigError::Invalid(
+            "mail transport smtp needs SMTP_HOST (mail.smtp.host)".into(),
+        ));
+    }
+    if smtp.username.is_some() != smtp.password.is_some() {
+        return Err(ConfigError::Invalid(
+            "SMTP_USERNAME and SMTP_PASSWORD go together".into(),
+        ));
+    }
+    let from = args
+        .mail_from
+        .clone()
+        .or(mail.from)
+        .unwrap_or_else(|| "Better Auth <no-reply@localhost>".into());
+    let mail_config = MailConfig {
+        transport,
+        from,
+        app_name: mail.app_name.unwrap_or_else(|| "Better Auth".into()),
+        template_dir: args.mail_templates.clone().or(mail.template_dir),
+        smtp,
+    };
+    Ok((
+        account_config,
+        verification_config,
+        user_config,
+        mail_config,
+    ))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

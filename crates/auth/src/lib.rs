@@ -8,6 +8,7 @@ pub mod config;
 pub mod cookies;
 pub mod crypto;
 pub mod error;
+pub mod mail;
 pub mod models;
 pub mod origins;
 pub mod plugins;
@@ -66,7 +67,8 @@ pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppSt
         .await
         .map_err(|e| StartError::Setup(e.to_string()))?
         .map_err(|e| StartError::Setup(e.to_string()))?;
-    Ok(AppState::new(config, store, hasher))
+    let mailer = mail::Mailer::start(&config.mail).map_err(|e| StartError::Setup(e.to_string()))?;
+    Ok(AppState::new(config, store, hasher, mailer))
 }
 
 /// CORS for the trusted origins with credentials: Better Auth has none itself, but a web

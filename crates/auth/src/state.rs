@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::cookies::CookieNames;
 use crate::crypto::password::PasswordHasher;
+use crate::mail::Mailer;
 use crate::origins::TrustedOrigins;
 use crate::plugins::jwt::JwtSigner;
 use crate::rate_limit::RateLimiter;
@@ -16,10 +17,11 @@ pub struct AppState {
     pub origins: TrustedOrigins,
     pub jwt: JwtSigner,
     pub rate_limiter: RateLimiter,
+    pub mailer: Mailer,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, hasher: PasswordHasher) -> Self {
+    pub fn new(config: Config, store: Store, hasher: PasswordHasher, mailer: Mailer) -> Self {
         Self {
             cookies: CookieNames::new(config.secure_cookies()),
             origins: TrustedOrigins::new(&config),
@@ -28,6 +30,7 @@ impl AppState {
             config,
             store,
             hasher,
+            mailer,
         }
     }
 }
