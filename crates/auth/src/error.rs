@@ -48,6 +48,51 @@ pub enum ApiError {
     DeferSessionRequired,
     #[error("Request body is too large")]
     PayloadTooLarge,
+    #[error("Email not verified")]
+    EmailNotVerified,
+    #[error("Verification email isn't enabled")]
+    VerificationEmailNotEnabled,
+    #[error("Email is already verified")]
+    EmailAlreadyVerified,
+    #[error("Email mismatch")]
+    EmailMismatch,
+    /// The status depends on the endpoint: 400 reset-password, 401 verify-email, 404
+    /// delete-user callback.
+    #[error("Invalid token")]
+    InvalidToken(StatusCode),
+    #[error("Token expired")]
+    TokenExpired,
+    #[error("User not found")]
+    UserNotFound(StatusCode),
+    #[error("Invalid user")]
+    InvalidUser,
+    #[error("Invalid password")]
+    InvalidPassword,
+    #[error("Credential account not found")]
+    CredentialAccountNotFound,
+    #[error("Reset password isn't enabled")]
+    ResetPasswordDisabled,
+    #[error("Email can not be updated")]
+    EmailCanNotBeUpdated,
+    #[error("Change email is disabled")]
+    ChangeEmailDisabled,
+    #[error("Session expired. Re-authenticate to perform this action.")]
+    SessionExpired,
+    #[error("Session is not fresh")]
+    SessionNotFresh,
+    #[error("Body must be an object")]
+    BodyMustBeAnObject,
+    #[error("Failed to get user info")]
+    FailedToGetUserInfo,
+    #[error("Not found")]
+    NotFoundWithCode,
+    /// Upstream's `APIError.fromStatus("NOT_FOUND")`: 404 with an empty JSON body.
+    #[error("Not Found")]
+    NotFoundEmpty,
+    /// Errors upstream throws with a message and no code (`No fields to update`,
+    /// `Email is the same`, change-email's `Verification email isn't enabled`).
+    #[error("{0}")]
+    BadRequestMessage(&'static str),
     /// Storage failure: logged, answered as an opaque 500.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -165,6 +210,42 @@ impl ApiError {
                 Some("METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"),
                 msg,
             ),
+            EmailNotVerified => (StatusCode::FORBIDDEN, Some("EMAIL_NOT_VERIFIED"), msg),
+            VerificationEmailNotEnabled => (
+                StatusCode::BAD_REQUEST,
+                Some("VERIFICATION_EMAIL_NOT_ENABLED"),
+                msg,
+            ),
+            EmailAlreadyVerified => (StatusCode::BAD_REQUEST, Some("EMAIL_ALREADY_VERIFIED"), msg),
+            EmailMismatch => (StatusCode::BAD_REQUEST, Some("EMAIL_MISMATCH"), msg),
+            InvalidToken(status) => (*status, Some("INVALID_TOKEN"), msg),
+            TokenExpired => (StatusCode::UNAUTHORIZED, Some("TOKEN_EXPIRED"), msg),
+            UserNotFound(status) => (*status, Some("USER_NOT_FOUND"), msg),
+            InvalidUser => (StatusCode::UNAUTHORIZED, Some("INVALID_USER"), msg),
+            InvalidPassword => (StatusCode::BAD_REQUEST, Some("INVALID_PASSWORD"), msg),
+            CredentialAccountNotFound => (
+                StatusCode::BAD_REQUEST,
+                Some("CREDENTIAL_ACCOUNT_NOT_FOUND"),
+                msg,
+            ),
+            ResetPasswordDisabled => (
+                StatusCode::BAD_REQUEST,
+                Some("RESET_PASSWORD_DISABLED"),
+                msg,
+            ),
+            EmailCanNotBeUpdated => (
+                StatusCode::BAD_REQUEST,
+                Some("EMAIL_CAN_NOT_BE_UPDATED"),
+                msg,
+            ),
+            ChangeEmailDisabled => (StatusCode::BAD_REQUEST, Some("CHANGE_EMAIL_DISABLED"), msg),
+            SessionExpired => (StatusCode::BAD_REQUEST, Some("SESSION_EXPIRED"), msg),
+            SessionNotFresh => (StatusCode::FORBIDDEN, Some("SESSION_NOT_FRESH"), msg),
+            BodyMustBeAnObject => (StatusCode::BAD_REQUEST, Some("BODY_MUST_BE_AN_OBJECT"), msg),
+            FailedToGetUserInfo => (StatusCode::NOT_FOUND, Some("FAILED_TO_GET_USER_INFO"), msg),
+            NotFoundWithCode => (StatusCode::NOT_FOUND, Some("NOT_FOUND"), msg),
+            NotFoundEmpty => (StatusCode::NOT_FOUND, None, msg),
+            BadRequestMessage(m) => (StatusCode::BAD_REQUEST, None, (*m).to_owned()),
             Database(_) | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("INTERNAL_SERVER_ERROR"),
@@ -181,6 +262,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code, message) = self.parts();
+        if matches!(self, ApiError::NotFoundEmpty) {
+            return HttpResponse::build(status)
+                .content_type("application/json")
+                .finish();
+        }
         if status.is_server_error() {
             // The Display of these variants carries the cause; it never contains secrets
             // (database errors do not echo bound parameters).

@@ -44,6 +44,16 @@ pub fn session_token() -> String {
     string_from(ALPHANUMERIC, 32)
 }
 
+/// Password reset token: 24 alphanumeric characters (`generateId(24)`).
+pub fn reset_token() -> String {
+    string_from(ALPHANUMERIC, 24)
+}
+
+/// Account deletion token: 32 characters `0-9a-z` (`generateRandomString(32, "0-9", "a-z")`).
+pub fn delete_token() -> String {
+    string_from(b"0123456789abcdefghijklmnopqrstuvwxyz", 32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

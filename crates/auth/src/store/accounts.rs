@@ -103,3 +103,58 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// A new password for a user: the credential account's hash is replaced, or a
+    /// credential account is created when the user has none (password reset, as upstream).
+    pub async fn set_credential_password<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        user: &User,
+        hash: &str,
+    ) -> Result<(), DbErr> {
+        let b = self.backend();
+        let updated = conn
+            .execute_raw(self.stmt(
+                r#"update "account" set "password" = $1, "updatedAt" = $2
+                   where "userId" = $3 and "providerId" = $4"#,
+                vec![
+                    hash.into(),
+                    codec::time(b, Timestamp::now()),
+                    user.id.clone().into(),
+                    CREDENTIAL_PROVIDER.into(),
+                ],
+            ))
+            .await?;
+        if updated.rows_affected() == 0 {
+            let mut now_user = user.clone();
+            now_user.created_at = Timestamp::now();
+            self.insert_credential_account(conn, &now_user, hash)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// change-password with `revokeOtherSessions`: every session goes, the password
+    /// changes and one new session is made, all or nothing.
+    pub async fn change_password_revoking_sessions(
+        &self,
+        account_id: &str,
+        hash: &str,
+        new_session: &Session,
+    ) -> Result<(), DbErr> {
+        let tx = self.connection().begin().await?;
+        self.delete_user_sessions(&tx, &new_session.user_id).await?;
+        tx.execute_raw(self.stmt(
+            r#"update "account" set "password" = $1, "updatedAt" = $2 where "id" = $3"#,
+            vec![
+                hash.into(),
+                codec::time(self.backend(), Timestamp::now()),
+                account_id.into(),
+            ],
+        ))
+        .await?;
+        self.insert_session(&tx, new_session).await?;
+        tx.commit().await
+    }
+}

@@ -8,6 +8,7 @@ pub mod rate_limits;
 mod session_batch;
 pub mod sessions;
 pub mod users;
+pub mod verifications;
 
 use std::time::Duration;
 

@@ -116,3 +116,58 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 }
+
+impl Store {
+    /// A user's sessions, oldest first.
+    pub async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<Session>, DbErr> {
+        let rows = self
+            .connection()
+            .query_all_raw(self.stmt(
+                &format!(
+                    r#"select {SESSION_COLUMNS} from "session" where "userId" = $1 order by "createdAt""#
+                ),
+                vec![user_id.into()],
+            ))
+            .await?;
+        rows.iter().map(|r| from_row(self, r)).collect()
+    }
+
+    pub async fn delete_user_sessions<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        user_id: &str,
+    ) -> Result<(), DbErr> {
+        conn.execute_raw(self.stmt(
+            r#"delete from "session" where "userId" = $1"#,
+            vec![user_id.into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Signs a user out everywhere except the session with `keep_token`.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: &str,
+        keep_token: &str,
+    ) -> Result<(), DbErr> {
+        self.connection()
+            .execute_raw(self.stmt(
+                r#"delete from "session" where "userId" = $1 and "token" <> $2"#,
+                vec![user_id.into(), keep_token.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the session with `token` only if it belongs to `user_id`.
+    pub async fn delete_session_of_user(&self, token: &str, user_id: &str) -> Result<(), DbErr> {
+        self.connection()
+            .execute_raw(self.stmt(
+                r#"delete from "session" where "token" = $1 and "userId" = $2"#,
+                vec![token.into(), user_id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}

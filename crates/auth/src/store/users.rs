@@ -1,9 +1,9 @@
 //! The `user` table.
 
-use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, TransactionTrait};
 
 use super::{codec, Store};
-use crate::models::User;
+use crate::models::{Timestamp, User};
 
 pub const USER_COLUMNS: &str =
     r#""id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt""#;
@@ -54,5 +54,70 @@ impl Store {
         ))
         .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, DbErr> {
+        let sql = format!(r#"select {USER_COLUMNS} from "user" where "id" = $1"#);
+        let row = self
+            .connection()
+            .query_one_raw(self.stmt(&sql, vec![id.into()]))
+            .await?;
+        row.map(|r| from_row(self, &r, "")).transpose()
+    }
+
+    /// Writes the profile fields a user may change (name, image) and `updatedAt`.
+    pub async fn update_user_profile(&self, user: &User) -> Result<(), DbErr> {
+        let b = self.backend();
+        self.connection()
+            .execute_raw(self.stmt(
+                r#"update "user" set "name" = $1, "image" = $2, "updatedAt" = $3 where "id" = $4"#,
+                vec![
+                    user.name.clone().into(),
+                    user.image.clone().into(),
+                    codec::time(b, user.updated_at),
+                    user.id.clone().into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the address and its verified flag; false when the user is gone.
+    pub async fn update_user_email(
+        &self,
+        id: &str,
+        email: &str,
+        verified: bool,
+    ) -> Result<bool, DbErr> {
+        let b = self.backend();
+        let done = self
+            .connection()
+            .execute_raw(self.stmt(
+                r#"update "user" set "email" = $1, "emailVerified" = $2, "updatedAt" = $3 where "id" = $4"#,
+                vec![
+                    email.into(),
+                    codec::boolean(b, verified),
+                    codec::time(b, Timestamp::now()),
+                    id.into(),
+                ],
+            ))
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes a user with its sessions and accounts, in one transaction.
+    pub async fn delete_user(&self, id: &str) -> Result<(), DbErr> {
+        let tx = self.connection().begin().await?;
+        for table in ["session", "account", "user"] {
+            let column = if table == "user" { "id" } else { "userId" };
+            tx.execute_raw(self.stmt(
+                &format!(r#"delete from "{table}" where "{column}" = $1"#),
+                vec![id.into()],
+            ))
+            .await?;
+        }
+        tx.commit().await
     }
 }
