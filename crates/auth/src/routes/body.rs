@@ -303,6 +303,80 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// `z.record(z.string(), z.any())` bodies (update-user, update-session): any object.
+pub fn record(body: Option<&Value>) -> ApiResult<&Map<String, Value>> {
+    match body {
+        Some(Value::Object(map)) => Ok(map),
+        other => Err(ApiError::Validation(format!(
+            "[body] Invalid input: expected record, received {}",
+            type_name(other)
+        ))),
+    }
+}
+
+/// Query parameters validated like upstream's zod query schemas: repeated keys make an
+/// array, issues read `[query.token] Invalid input: expected string, received undefined`.
+pub struct QueryValidator {
+    pairs: Vec<(String, String)>,
+    issues: Vec<String>,
+}
+
+impl QueryValidator {
+    pub fn new(req: &HttpRequest) -> Self {
+        Self {
+            pairs: url::form_urlencoded::parse(req.query_string().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            issues: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, key: &str, required: bool) -> Option<String> {
+        let mut values = self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v);
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(v.clone()),
+            (None, _) if !required => None,
+            (first, _) => {
+                let got = if first.is_some() {
+                    "array"
+                } else {
+                    "undefined"
+                };
+                self.issues.push(format!(
+                    "[query.{key}] Invalid input: expected string, received {got}"
+                ));
+                None
+            }
+        }
+    }
+
+    pub fn string(&mut self, key: &str) -> Option<String> {
+        self.get(key, true)
+    }
+
+    pub fn opt_string(&mut self, key: &str) -> Option<String> {
+        self.get(key, false)
+    }
+
+    pub fn finish(self) -> ApiResult<()> {
+        if self.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.issues.join("; ")))
+        }
+    }
+}
+
+/// `originCheck(getter)` on GET endpoints: a callback URL in the query must be trusted.
+pub fn check_callback_url(state: &AppState, url: Option<&str>) -> ApiResult<()> {
+    match url {
+        Some(url) if !url.is_empty() && !state.origins.is_trusted_callback(url) => {
+            Err(ApiError::InvalidUrlField(UrlField::CallbackUrl))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Query flags read with `z.coerce.boolean()`: any non-empty value is true (even "false").
 pub fn query_flag(req: &HttpRequest, name: &str) -> bool {
     url::form_urlencoded::parse(req.query_string().as_bytes())

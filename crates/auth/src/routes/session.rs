@@ -2,6 +2,7 @@
 
 use actix_web::http::header::{HeaderName, CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
 
 use super::body::{self, MediaTypes};
 use crate::cookies;
@@ -110,4 +111,124 @@ pub async fn post_get_session(
 ) -> ApiResult<HttpResponse> {
     body::read(&req, &bytes, &state, MediaTypes::Json)?;
     Err(ApiError::DeferSessionRequired)
+}
+
+/// The signed-in user, for endpoints behind upstream's `sessionMiddleware` and
+/// `sensitiveSessionMiddleware` (the same here: there is no cookie cache to bypass).
+pub struct Authenticated {
+    pub current: SessionWithUser,
+    /// Cookies from a refresh during the lookup; the response carries them.
+    pub set_cookies: Vec<String>,
+}
+
+pub async fn require(req: &HttpRequest, state: &AppState) -> ApiResult<Authenticated> {
+    let found = lookup(req, state, true).await?;
+    match found.session {
+        Some(current) => Ok(Authenticated {
+            current,
+            set_cookies: found.set_cookies,
+        }),
+        None => Err(ApiError::Unauthorized),
+    }
+}
+
+/// `freshSessionMiddleware`: the session must be younger than `session.freshAge`.
+pub fn is_fresh(state: &AppState, current: &SessionWithUser) -> bool {
+    let fresh_age = state.config.session.fresh_age;
+    fresh_age == 0 || current.session.created_at.plus_seconds(fresh_age) > Timestamp::now()
+}
+
+/// `GET /list-sessions`: the user's live sessions (fresh session required).
+pub async fn list_sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let auth = require(&req, &state).await?;
+    if !is_fresh(&state, &auth.current) {
+        return Err(ApiError::SessionNotFresh);
+    }
+    let now = Timestamp::now();
+    let sessions: Vec<_> = state
+        .store
+        .list_user_sessions(&auth.current.user.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.expires_at > now)
+        .collect();
+    Ok(super::json_with_cookies(&sessions, auth.set_cookies))
+}
+
+/// `POST /revoke-session {token}`: one of the user's sessions; the cookies go too when it
+/// is the current one. Someone else's token is silently left alone (upstream).
+pub async fn revoke_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let mut v = body::Validator::object(body.as_ref(), false)?;
+    let token = v.string("token");
+    v.finish()?;
+    let Some(token) = token else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let auth = require(&req, &state).await?;
+    state
+        .store
+        .delete_session_of_user(token, &auth.current.user.id)
+        .await?;
+    let mut set = auth.set_cookies;
+    if crate::crypto::constant_time_eq(token, &auth.current.session.token) {
+        set = cookies::expire_session_cookies(&req, &state.cookies);
+    }
+    Ok(super::json_with_cookies(&json!({ "status": true }), set))
+}
+
+/// `POST /revoke-sessions`: signs the user out everywhere, this device included.
+pub async fn revoke_sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let auth = require(&req, &state).await?;
+    state
+        .store
+        .delete_user_sessions(state.store.connection(), &auth.current.user.id)
+        .await?;
+    Ok(super::json_with_cookies(
+        &json!({ "status": true }),
+        cookies::expire_session_cookies(&req, &state.cookies),
+    ))
+}
+
+/// `POST /revoke-other-sessions`: everywhere but here.
+pub async fn revoke_other_sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let auth = require(&req, &state).await?;
+    state
+        .store
+        .delete_other_sessions(&auth.current.user.id, &auth.current.session.token)
+        .await?;
+    Ok(super::json_with_cookies(
+        &json!({ "status": true }),
+        auth.set_cookies,
+    ))
+}
+
+/// `POST /update-session`: upstream updates the session's additional fields; the core
+/// schema has none, so every body is "nothing to update" once the session is checked.
+pub async fn update_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    body::record(body.as_ref())?;
+    require(&req, &state).await?;
+    Err(ApiError::BadRequestMessage("No fields to update"))
 }

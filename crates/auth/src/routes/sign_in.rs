@@ -42,6 +42,12 @@ pub async fn sign_in_email(
     }
 
     let user = authenticate(&state, &email.to_lowercase(), password).await?;
+    if state.config.account.require_email_verification && !user.email_verified {
+        if state.config.email_verification.send_on_sign_in && state.mailer.enabled() {
+            super::email_verification::send_verification_link(&state, &user, callback_url)?;
+        }
+        return Err(ApiError::EmailNotVerified);
+    }
     let session = super::new_session(&req, &state.config, &user.id, remember);
     if let Err(e) = state.store.create_session(&session).await {
         tracing::error!(error = %e, "creating a session failed");

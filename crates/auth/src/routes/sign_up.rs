@@ -28,7 +28,7 @@ pub async fn sign_up_email(
     let email = v.email("email");
     let password = v.non_empty_string("password");
     let image = v.opt_string("image");
-    let _callback_url = v.opt_string("callbackURL");
+    let callback_url = v.opt_string("callbackURL");
     let remember = v.opt_bool("rememberMe").unwrap_or(true);
     v.finish()?;
     let (Some(name), Some(email), Some(password)) = (name, email, password) else {
@@ -44,11 +44,10 @@ pub async fn sign_up_email(
         return Err(ApiError::PasswordTooLong);
     }
     let email = email.to_lowercase();
-    if state.store.find_user_by_email(&email).await?.is_some() {
-        return Err(ApiError::UserAlreadyExists);
-    }
-
-    let hash = state.hasher.hash(password).await?;
+    let account = &state.config.account;
+    // Upstream answers an existing address like a new one when no session is handed out
+    // anyway, so that sign-up does not reveal who has an account.
+    let generic_duplicate = account.require_email_verification || !account.auto_sign_in;
     let now = Timestamp::now();
     let user = User {
         id: random::id(),
@@ -59,14 +58,27 @@ pub async fn sign_up_email(
         created_at: now,
         updated_at: now,
     };
-    let session = super::new_session(&req, &state.config, &user.id, remember);
+    let no_session = |user: &User| HttpResponse::Ok().json(SignUpResponse { token: None, user });
+    if state.store.find_user_by_email(&user.email).await?.is_some() {
+        if generic_duplicate {
+            // Same work as a real sign-up: one hash.
+            state.hasher.hash(password).await?;
+            return Ok(no_session(&user));
+        }
+        return Err(ApiError::UserAlreadyExists);
+    }
+
+    let hash = state.hasher.hash(password).await?;
+    let session =
+        (!generic_duplicate).then(|| super::new_session(&req, &state.config, &user.id, remember));
     match state
         .store
-        .create_credential_user(&user, &hash, Some(&session))
+        .create_credential_user(&user, &hash, session.as_ref())
         .await
     {
         Ok(()) => {}
         // Another request took the address between our check and the insert.
+        Err(e) if is_unique_violation(&e) && generic_duplicate => return Ok(no_session(&user)),
         Err(e) if is_unique_violation(&e) => return Err(ApiError::UserAlreadyExists),
         Err(e) => {
             tracing::error!(error = %e, "sign-up failed");
@@ -74,6 +86,12 @@ pub async fn sign_up_email(
         }
     }
 
+    if state.config.email_verification.send_on_sign_up && state.mailer.enabled() {
+        super::email_verification::send_verification_link(&state, &user, callback_url)?;
+    }
+    let Some(session) = session else {
+        return Ok(no_session(&user));
+    };
     let set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
     Ok(super::json_with_cookies(
         &SignUpResponse {

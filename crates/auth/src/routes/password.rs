@@ -1,0 +1,233 @@
+//! `POST /request-password-reset`, `GET /reset-password/:token`, `POST /reset-password`,
+//! `POST /verify-password` (upstream `routes/password.ts`).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use sea_orm::TransactionTrait;
+use serde_json::json;
+
+use super::body::{self, MediaTypes, QueryValidator, Validator};
+use super::session;
+use crate::cookies::encode_uri_component;
+use crate::crypto::password::Verified;
+use crate::crypto::random;
+use crate::error::{ApiError, ApiResult};
+use crate::mail::{MailKind, MailVars};
+use crate::models::Timestamp;
+use crate::state::AppState;
+
+const RESET_MESSAGE: &str =
+    "If this email exists in our system, check your email for the reset link";
+
+fn reset_identifier(token: &str) -> String {
+    format!("reset-password:{token}")
+}
+
+/// Length limits of a new password, in JavaScript's units.
+pub(crate) fn check_new_password(state: &AppState, password: &str) -> ApiResult<()> {
+    let len = body::js_length(password);
+    if len < state.config.password.min_length {
+        return Err(ApiError::PasswordTooShort);
+    }
+    check_not_too_long(state, password)
+}
+
+pub(crate) fn check_not_too_long(state: &AppState, password: &str) -> ApiResult<()> {
+    if body::js_length(password) > state.config.password.max_length {
+        return Err(ApiError::PasswordTooLong);
+    }
+    Ok(())
+}
+
+/// Whether `password` is the user's current password (no credential account: no).
+pub(crate) async fn is_current_password(
+    state: &AppState,
+    user_id: &str,
+    password: &str,
+) -> ApiResult<bool> {
+    let account = state.store.find_credential_account(user_id).await?;
+    let Some(stored) = account.and_then(|a| a.password) else {
+        return Ok(false);
+    };
+    Ok(matches!(
+        state.hasher.verify(password, &stored).await?,
+        Verified::Yes { .. }
+    ))
+}
+
+/// The same answer whether or not the address is known; the unknown case does a lookup
+/// of the same kind as the known case's insert so both take about as long.
+pub async fn request_password_reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let mut v = Validator::object(body.as_ref(), false)?;
+    let email = v.email("email");
+    let redirect_to = v.opt_string("redirectTo");
+    v.finish()?;
+    let Some(email) = email else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    if !state.mailer.enabled() {
+        return Err(ApiError::ResetPasswordDisabled);
+    }
+    let answer = json!({ "status": true, "message": RESET_MESSAGE });
+    let Some(user) = state
+        .store
+        .find_user_by_email(&email.to_lowercase())
+        .await?
+    else {
+        let _ = random::reset_token();
+        state
+            .store
+            .find_verification("dummy-verification-token")
+            .await?;
+        return Ok(HttpResponse::Ok().json(answer));
+    };
+    let token = random::reset_token();
+    let expires_at =
+        Timestamp::now().plus_seconds(state.config.account.reset_password_token_expires_in);
+    state
+        .store
+        .create_verification(&reset_identifier(&token), &user.id, expires_at)
+        .await?;
+    let callback = redirect_to.map(encode_uri_component).unwrap_or_default();
+    let url = format!(
+        "{}/reset-password/{token}?callbackURL={callback}",
+        super::base_url(&state)
+    );
+    state.mailer.send(
+        MailKind::ResetPassword,
+        &user.email,
+        &MailVars {
+            name: user.name.clone(),
+            email: user.email.clone(),
+            new_email: String::new(),
+            url,
+        },
+    );
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The link in the mail: checks (without using) the token and sends the browser to the
+/// app's reset page with `?token=` or `?error=INVALID_TOKEN`.
+pub async fn reset_password_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let token = path.into_inner();
+    let mut q = QueryValidator::new(&req);
+    let callback_url = q.string("callbackURL");
+    q.finish()?;
+    let callback_url = callback_url.unwrap_or_default();
+    body::check_callback_url(&state, Some(&callback_url))?;
+    let error = |state: &AppState| {
+        // Without a callback upstream falls back to its error page.
+        let target = if callback_url.is_empty() {
+            format!("{}/error", super::base_url(state))
+        } else {
+            callback_url.clone()
+        };
+        super::resolve_with_param(state, &target, "error", "INVALID_TOKEN").ok_or(
+            ApiError::InvalidUrlField(crate::error::UrlField::CallbackUrl),
+        )
+    };
+    if token.is_empty() || callback_url.is_empty() {
+        return Ok(super::redirect(&error(&state)?, Vec::new()));
+    }
+    let valid = state
+        .store
+        .find_verification(&reset_identifier(&token))
+        .await?
+        .is_some_and(|v| v.expires_at >= Timestamp::now());
+    let location = if valid {
+        super::resolve_with_param(&state, &callback_url, "token", &token).ok_or(
+            ApiError::InvalidUrlField(crate::error::UrlField::CallbackUrl),
+        )?
+    } else {
+        error(&state)?
+    };
+    Ok(super::redirect(&location, Vec::new()))
+}
+
+pub async fn reset_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let mut v = Validator::object(body.as_ref(), false)?;
+    let new_password = v.string("newPassword");
+    let body_token = v.opt_string("token");
+    v.finish()?;
+    let mut q = QueryValidator::new(&req);
+    let query_token = q.opt_string("token");
+    q.finish()?;
+    let Some(new_password) = new_password else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let bad_token = || ApiError::InvalidToken(StatusCode::BAD_REQUEST);
+    let token = body_token
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .or(query_token.filter(|t| !t.is_empty()))
+        .ok_or_else(bad_token)?;
+    check_new_password(&state, new_password)?;
+
+    let identifier = reset_identifier(&token);
+    let verification = state
+        .store
+        .find_verification(&identifier)
+        .await?
+        .filter(|v| v.expires_at >= Timestamp::now())
+        .ok_or_else(bad_token)?;
+    let user = state
+        .store
+        .find_user_by_id(&verification.value)
+        .await?
+        .ok_or(ApiError::UserNotFound(StatusCode::BAD_REQUEST))?;
+    let hash = state.hasher.hash(new_password).await?;
+
+    // Using the token, revoking sessions and the new password: all or nothing.
+    let tx = state.store.connection().begin().await?;
+    let consumed = state.store.consume_verification(&tx, &identifier).await?;
+    if consumed.is_none_or(|c| c.value != user.id) {
+        tx.rollback().await?;
+        return Err(bad_token());
+    }
+    if state.config.account.revoke_sessions_on_password_reset {
+        state.store.delete_user_sessions(&tx, &user.id).await?;
+    }
+    state
+        .store
+        .set_credential_password(&tx, &user, &hash)
+        .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": true })))
+}
+
+pub async fn verify_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let mut v = Validator::object(body.as_ref(), false)?;
+    let password = v.string("password");
+    v.finish()?;
+    let Some(password) = password else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let auth = session::require(&req, &state).await?;
+    check_not_too_long(&state, password)?;
+    if !is_current_password(&state, &auth.current.user.id, password).await? {
+        return Err(ApiError::InvalidPassword);
+    }
+    Ok(super::json_with_cookies(
+        &json!({ "status": true }),
+        auth.set_cookies,
+    ))
+}

@@ -1,0 +1,395 @@
+//! `POST /update-user`, `POST /change-password`, `POST /change-email`, `POST /delete-user`,
+//! `GET /delete-user/callback` (upstream `routes/update-user.ts`). `setPassword` is
+//! server-only upstream (no HTTP route), so it has none here either.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::body::{self, MediaTypes, QueryValidator, Validator};
+use super::email_verification::verify_link;
+use super::password::{check_new_password, check_not_too_long, is_current_password};
+use super::session::{self, Authenticated};
+use crate::cookies;
+use crate::crypto::email_token::{self, RequestType};
+use crate::crypto::password::Verified;
+use crate::crypto::random;
+use crate::error::{ApiError, ApiResult};
+use crate::mail::{MailKind, MailVars};
+use crate::models::{Timestamp, User};
+use crate::state::AppState;
+
+fn status_true(set_cookies: Vec<String>) -> HttpResponse {
+    super::json_with_cookies(&json!({ "status": true }), set_cookies)
+}
+
+/// Name and image; the address only changes through change-email.
+pub async fn update_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let fields = body::record(body.as_ref())?;
+    let auth = session::require(&req, &state).await?;
+    if fields.get("email").is_some_and(truthy) {
+        return Err(ApiError::EmailCanNotBeUpdated);
+    }
+    let mut user = auth.current.user.clone();
+    let mut changed = false;
+    let mut issues = Vec::new();
+    match fields.get("name") {
+        None => {}
+        Some(Value::String(name)) => {
+            user.name = name.clone();
+            changed = true;
+        }
+        Some(other) => issues.push(format!(
+            "[body.name] Invalid input: expected string, received {}",
+            json_type(other)
+        )),
+    }
+    match fields.get("image") {
+        None => {}
+        Some(Value::String(image)) => {
+            user.image = Some(image.clone());
+            changed = true;
+        }
+        Some(Value::Null) => {
+            user.image = None;
+            changed = true;
+        }
+        Some(other) => issues.push(format!(
+            "[body.image] Invalid input: expected string, received {}",
+            json_type(other)
+        )),
+    }
+    if !issues.is_empty() {
+        return Err(ApiError::Validation(issues.join("; ")));
+    }
+    // Other keys are not user fields here; upstream drops them the same way.
+    if !changed {
+        return Err(ApiError::BadRequestMessage("No fields to update"));
+    }
+    user.updated_at = Timestamp::now();
+    state.store.update_user_profile(&user).await?;
+    let mut set = auth.set_cookies;
+    set.extend(super::session_cookie(
+        &req,
+        &state,
+        &auth.current.session.token,
+    ));
+    Ok(status_true(set))
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[derive(Serialize)]
+struct ChangePasswordResponse<'a> {
+    token: Option<&'a str>,
+    user: &'a User,
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let mut v = Validator::object(body.as_ref(), false)?;
+    let new_password = v.string("newPassword");
+    let current_password = v.string("currentPassword");
+    let revoke_others = v.opt_bool("revokeOtherSessions").unwrap_or(false);
+    v.finish()?;
+    let (Some(new_password), Some(current_password)) = (new_password, current_password) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let auth = session::require(&req, &state).await?;
+    check_new_password(&state, new_password)?;
+    check_not_too_long(&state, current_password)?;
+    let user = &auth.current.user;
+    let account = state.store.find_credential_account(&user.id).await?;
+    let Some((account_id, stored)) = account.and_then(|a| Some((a.id, a.password?))) else {
+        return Err(ApiError::CredentialAccountNotFound);
+    };
+    let hash = state.hasher.hash(new_password).await?;
+    if !matches!(
+        state.hasher.verify(current_password, &stored).await?,
+        Verified::Yes { .. }
+    ) {
+        return Err(ApiError::InvalidPassword);
+    }
+    if !revoke_others {
+        state
+            .store
+            .update_account_password(&account_id, &hash)
+            .await?;
+        return Ok(super::json_with_cookies(
+            &ChangePasswordResponse { token: None, user },
+            auth.set_cookies,
+        ));
+    }
+    let session = super::new_session(&req, &state.config, &user.id, true);
+    state
+        .store
+        .change_password_revoking_sessions(&account_id, &hash, &session)
+        .await?;
+    Ok(super::json_with_cookies(
+        &ChangePasswordResponse {
+            token: Some(&session.token),
+            user,
+        },
+        super::session_cookie(&req, &state, &session.token),
+    ))
+}
+
+pub async fn change_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let mut v = Validator::object(body.as_ref(), false)?;
+    let new_email = v.email("newEmail");
+    let callback_url = v.opt_string("callbackURL");
+    v.finish()?;
+    let Some(new_email) = new_email else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let Authenticated {
+        current,
+        set_cookies,
+    } = session::require(&req, &state).await?;
+    let options = &state.config.user;
+    if !options.change_email_enabled {
+        return Err(ApiError::ChangeEmailDisabled);
+    }
+    let new_email = new_email.to_lowercase();
+    let user = &current.user;
+    if new_email == user.email {
+        return Err(ApiError::BadRequestMessage("Email is the same"));
+    }
+    let can_update_now = !user.email_verified && options.update_email_without_verification;
+    let can_send = state.mailer.enabled();
+    if !can_update_now && !can_send {
+        return Err(ApiError::BadRequestMessage(
+            "Verification email isn't enabled",
+        ));
+    }
+    let secret = &state.config.secret;
+    let expires_in = state.config.email_verification.expires_in;
+    let sign = |email: &str, update_to: Option<&str>, rt: Option<RequestType>| {
+        email_token::create(secret, email, update_to, rt, &user.id, expires_in)
+            .map_err(|e| ApiError::Internal(format!("signing a verification token: {e}")))
+    };
+    // Taken address: the same answer as a free one, and the same token work.
+    if state.store.find_user_by_email(&new_email).await?.is_some() {
+        sign(&user.email, Some(&new_email), None)?;
+        return Ok(status_true(set_cookies));
+    }
+    let mail = |kind, to: &str, new: &str, token: &str| {
+        state.mailer.send(
+            kind,
+            to,
+            &MailVars {
+                name: user.name.clone(),
+                email: to.to_owned(),
+                new_email: new.to_owned(),
+                url: verify_link(&state, token, callback_url),
+            },
+        )
+    };
+    if can_update_now {
+        if !state
+            .store
+            .update_user_email(&user.id, &new_email, false)
+            .await
+            .map_err(|e| {
+                if crate::store::is_unique_violation(&e) {
+                    ApiError::UserAlreadyExists
+                } else {
+                    e.into()
+                }
+            })?
+        {
+            return Err(ApiError::Unauthorized);
+        }
+        let mut set = set_cookies;
+        set.extend(super::session_cookie(&req, &state, &current.session.token));
+        if can_send {
+            let token = sign(&new_email, None, None)?;
+            mail(MailKind::VerifyEmail, &new_email, "", &token);
+        }
+        return Ok(status_true(set));
+    }
+    if user.email_verified && options.send_change_email_confirmation {
+        let token = sign(
+            &user.email,
+            Some(&new_email),
+            Some(RequestType::ChangeEmailConfirmation),
+        )?;
+        state.mailer.send(
+            MailKind::ChangeEmailConfirmation,
+            &user.email,
+            &MailVars {
+                name: user.name.clone(),
+                email: user.email.clone(),
+                new_email: new_email.clone(),
+                url: verify_link(&state, &token, callback_url),
+            },
+        );
+        return Ok(status_true(set_cookies));
+    }
+    let token = sign(
+        &user.email,
+        Some(&new_email),
+        Some(RequestType::ChangeEmailVerification),
+    )?;
+    mail(MailKind::VerifyEmail, &new_email, "", &token);
+    Ok(status_true(set_cookies))
+}
+
+fn delete_identifier(token: &str) -> String {
+    format!("delete-account-{token}")
+}
+
+fn user_deleted(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    super::json_with_cookies(
+        &json!({ "success": true, "message": "User deleted" }),
+        cookies::expire_session_cookies(req, &state.cookies),
+    )
+}
+
+/// Uses up a deletion token issued to `user`, then deletes the user.
+async fn delete_with_token(state: &AppState, user: &User, token: &str) -> ApiResult<()> {
+    let consumed = state
+        .store
+        .consume_verification(state.store.connection(), &delete_identifier(token))
+        .await?;
+    if consumed.is_none_or(|v| v.value != user.id) {
+        return Err(ApiError::InvalidToken(StatusCode::NOT_FOUND));
+    }
+    state.store.delete_user(&user.id).await?;
+    Ok(())
+}
+
+/// Deletes the account: with the password, with a token from the confirmation mail, by
+/// mailing such a token (when configured), or with a fresh session.
+pub async fn delete_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
+    let mut v = Validator::object(body.as_ref(), false)?;
+    let callback_url = v.opt_string("callbackURL");
+    let password = v.opt_string("password");
+    let token = v.opt_string("token");
+    v.finish()?;
+    let auth = session::require(&req, &state).await?;
+    let options = &state.config.user;
+    if !options.delete_user_enabled {
+        return Err(ApiError::NotFoundEmpty);
+    }
+    let user = &auth.current.user;
+    let password = password.filter(|p| !p.is_empty());
+    if let Some(password) = password {
+        check_not_too_long(&state, password)?;
+        let has_password = state
+            .store
+            .find_credential_account(&user.id)
+            .await?
+            .is_some_and(|a| a.password.is_some());
+        if !has_password {
+            return Err(ApiError::CredentialAccountNotFound);
+        }
+        if !is_current_password(&state, &user.id, password).await? {
+            return Err(ApiError::InvalidPassword);
+        }
+    }
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        delete_with_token(&state, user, token).await?;
+        return Ok(user_deleted(&req, &state));
+    }
+    if options.delete_user_verification && state.mailer.enabled() {
+        let token = random::delete_token();
+        let expires_at = Timestamp::now().plus_seconds(options.delete_token_expires_in);
+        state
+            .store
+            .create_verification(&delete_identifier(&token), &user.id, expires_at)
+            .await?;
+        let url = format!(
+            "{}/delete-user/callback?token={token}&callbackURL={}",
+            super::base_url(&state),
+            cookies::encode_uri_component(callback_url.filter(|c| !c.is_empty()).unwrap_or("/"))
+        );
+        state.mailer.send(
+            MailKind::DeleteAccount,
+            &user.email,
+            &MailVars {
+                name: user.name.clone(),
+                email: user.email.clone(),
+                new_email: String::new(),
+                url,
+            },
+        );
+        return Ok(super::json_with_cookies(
+            &json!({ "success": true, "message": "Verification email sent" }),
+            auth.set_cookies,
+        ));
+    }
+    if password.is_none() && !session::is_fresh(&state, &auth.current) {
+        return Err(ApiError::SessionExpired);
+    }
+    state.store.delete_user(&user.id).await?;
+    Ok(user_deleted(&req, &state))
+}
+
+/// The link in the confirmation mail; the browser must still be signed in as the user.
+pub async fn delete_user_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let mut q = QueryValidator::new(&req);
+    let token = q.string("token");
+    let callback_url = q.opt_string("callbackURL");
+    q.finish()?;
+    let Some(token) = token else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    body::check_callback_url(&state, callback_url.as_deref())?;
+    if !state.config.user.delete_user_enabled {
+        return Err(ApiError::NotFoundWithCode);
+    }
+    let Some(current) = session::lookup(&req, &state, true).await?.session else {
+        return Err(ApiError::FailedToGetUserInfo);
+    };
+    delete_with_token(&state, &current.user, &token).await?;
+    match callback_url.filter(|c| !c.is_empty()) {
+        Some(cb) => Ok(super::redirect(
+            &cb,
+            cookies::expire_session_cookies(&req, &state.cookies),
+        )),
+        None => Ok(user_deleted(&req, &state)),
+    }
+}
