@@ -14,6 +14,17 @@ echo "== cargo fmt --check, clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
+# Python venv: PyJWT for the verifier tests, aiosmtpd for the SMTP server the account
+# lifecycle tests capture mail with (the Rust tests find it through BETTER_AUTH_TEST_PYTHON).
+PY_DIR="$ROOT/crates/auth/tests/python"
+VENV="$ROOT/target/py-venv"
+if [ ! -x "$VENV/bin/python" ] || [ "$PY_DIR/requirements.txt" -nt "$VENV/.installed" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$PY_DIR/requirements.txt"
+  touch "$VENV/.installed"
+fi
+export BETTER_AUTH_TEST_PYTHON="$VENV/bin/python"
+
 echo "== cargo test (Rust unit and HTTP tests)"
 cargo test --workspace --all-features
 
@@ -21,13 +32,6 @@ echo "== client and verifier tests (Node: better-auth client, jose; Python: PyJW
 CLIENT_DIR="$ROOT/crates/auth/tests/client"
 if [ ! -d "$CLIENT_DIR/node_modules/better-auth" ] || [ "$CLIENT_DIR/package-lock.json" -nt "$CLIENT_DIR/node_modules/.package-lock.json" ]; then
   (cd "$CLIENT_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-PY_DIR="$ROOT/crates/auth/tests/python"
-VENV="$ROOT/target/py-venv"
-if [ ! -x "$VENV/bin/python" ] || [ "$PY_DIR/requirements.txt" -nt "$VENV/.installed" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$PY_DIR/requirements.txt"
-  touch "$VENV/.installed"
 fi
 # Same flags as the test build, so this reuses its artifacts instead of recompiling.
 cargo build --quiet --workspace --all-features --bins

@@ -9,7 +9,9 @@
 )]
 
 mod harness;
+mod mailbox;
 
+mod account_lifecycle;
 mod bearer;
 mod cli;
 mod compat;
