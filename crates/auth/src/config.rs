@@ -1309,6 +1309,71 @@ mod tests {
     }
 
     #[test]
+    fn account_and_mail_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let defaults = Config::load(&args(dir.path())).unwrap();
+        assert!(!defaults.mail.enabled());
+        assert!(!defaults.account.require_email_verification);
+        assert!(defaults.account.auto_sign_in);
+        assert!(!defaults.email_verification.send_on_sign_up);
+        assert_eq!(defaults.email_verification.expires_in, 3_600);
+        assert_eq!(defaults.user.delete_token_expires_in, 86_400);
+        assert_eq!(defaults.session.fresh_age, 86_400);
+
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            r#"
+[account]
+require_email_verification = true
+reset_password_token_expires_in = "30m"
+[email_verification]
+expires_in = 600
+[user]
+delete_user = true
+[mail]
+transport = "smtp"
+from = "Acme <auth@acme.test>"
+[mail.smtp]
+host = "smtp.acme.test"
+security = "tls"
+username = "u"
+password = "p"
+"#,
+        )
+        .unwrap();
+        let mut a = args(dir.path());
+        a.config = Some(path);
+        let c = Config::load(&a).unwrap();
+        assert!(c.account.require_email_verification);
+        assert!(
+            c.email_verification.send_on_sign_up,
+            "follows requireEmailVerification"
+        );
+        assert_eq!(c.account.reset_password_token_expires_in, 1_800);
+        assert_eq!(c.email_verification.expires_in, 600);
+        assert!(c.user.delete_user_enabled);
+        assert_eq!(c.mail.transport, MailTransport::Smtp);
+        assert_eq!(c.mail.smtp.port, 465, "the port follows the security");
+        assert!(
+            !format!("{c:?}").contains("\"p\""),
+            "the SMTP password stays out of logs"
+        );
+
+        a.accounts.smtp_port = Some(2525);
+        a.accounts.smtp_security = Some(SmtpSecurity::Starttls);
+        let c = Config::load(&a).unwrap();
+        assert_eq!(
+            (c.mail.smtp.port, c.mail.smtp.security),
+            (2525, SmtpSecurity::Starttls)
+        );
+        a.accounts.mail_transport = Some(MailTransport::Smtp);
+        a.accounts.smtp_host = None;
+        a.config = None;
+        assert!(Config::load(&a).is_err(), "smtp without a host");
+    }
+
+    #[test]
     fn unknown_file_keys_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("auth.toml");

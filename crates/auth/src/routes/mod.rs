@@ -138,9 +138,11 @@ fn new_session(req: &HttpRequest, config: &Config, user_id: &str, remember: bool
     }
 }
 
-/// `ctx.redirect(url)`: a 302 to `location`, empty body, with the cookies set so far.
+/// `ctx.redirect(url)`: a 302 to `location`, empty body (labelled JSON, as upstream's
+/// thrown redirect is), with the cookies set so far.
 pub(crate) fn redirect(location: &str, cookies: Vec<String>) -> HttpResponse {
     let mut builder = HttpResponse::Found();
+    builder.content_type("application/json");
     add_cookies(&mut builder, cookies);
     if let Ok(value) = HeaderValue::from_bytes(location.as_bytes()) {
         builder.insert_header((LOCATION, value));

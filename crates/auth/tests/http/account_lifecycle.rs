@@ -93,6 +93,7 @@ async fn verification_required_from_sign_up_to_sign_in(b: Backend) {
     let Some((srv, mail)) = start(b, |c| {
         c.account.require_email_verification = true;
         c.email_verification.send_on_sign_up = true;
+        c.email_verification.send_on_sign_in = true;
         c.email_verification.auto_sign_in_after_verification = true;
     })
     .await
@@ -131,7 +132,8 @@ async fn verification_required_from_sign_up_to_sign_in(b: Backend) {
     assert_eq!(claims.email, email);
     assert_eq!(claims.user_id.as_deref(), Some(user_id.as_str()));
 
-    // Unverified: refused with upstream's code.
+    // Unverified: refused with upstream's code, and (sendOnSignIn) mailed a new link;
+    // a wrong password gets neither.
     assert_eq!(
         sign_in(&srv, email, PASSWORD).await.error(),
         (
@@ -140,6 +142,9 @@ async fn verification_required_from_sign_up_to_sign_in(b: Backend) {
             "Email not verified".into()
         )
     );
+    let resent = mail.wait_for(email).await.link();
+    assert!(resent.ends_with("&callbackURL=%2F"), "{resent}");
+    assert_eq!(sign_in(&srv, email, "wrong password").await.error().0, 401);
     // Signing up again with the address looks like a new sign-up and mails nothing new.
     let again = srv
         .post(
@@ -168,7 +173,11 @@ async fn verification_required_from_sign_up_to_sign_in(b: Backend) {
     let resp = follow(&srv, &link, None).await;
     assert_eq!(resp.status, 302);
     assert!(resp.set_cookie(COOKIE).is_none());
-    assert_eq!(mail.count(), 1, "exactly one mail was sent");
+    assert_eq!(
+        mail.count(),
+        2,
+        "sign-up and the refused sign-in mailed; nothing else"
+    );
     srv.stop().await;
 }
 
