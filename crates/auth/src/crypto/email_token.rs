@@ -89,6 +89,23 @@ pub fn verify(secret: &str, token: &str) -> Result<Claims, TokenError> {
     }
 }
 
+/// Tries each secret (the current one first); with rotation, links mailed before the
+/// switch keep working until they expire. Upstream checks the current secret only.
+pub fn verify_any<'a>(
+    secrets: impl IntoIterator<Item = &'a str>,
+    token: &str,
+) -> Result<Claims, TokenError> {
+    let mut outcome = Err(TokenError::Invalid);
+    for secret in secrets {
+        match verify(secret, token) {
+            Ok(claims) => return Ok(claims),
+            Err(TokenError::Expired) => outcome = Err(TokenError::Expired),
+            Err(TokenError::Invalid) => {}
+        }
+    }
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +148,25 @@ mod tests {
             TokenError::Invalid
         );
         assert_eq!(verify(SECRET, "garbage").unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn rotated_secrets_keep_verifying() {
+        let token = create(
+            "old-secret-0123456789abcdef0123456789",
+            "a@example.com",
+            None,
+            None,
+            "u1",
+            60,
+        )
+        .unwrap();
+        let claims = verify_any([SECRET, "old-secret-0123456789abcdef0123456789"], &token).unwrap();
+        assert_eq!(claims.user_id.as_deref(), Some("u1"));
+        assert_eq!(
+            verify_any([SECRET], &token).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub(crate) fn send_verification_link(
         return Err(ApiError::VerificationEmailNotEnabled);
     }
     let token = email_token::create(
-        &state.config.secret,
+        state.config.secrets.current(),
         &user.email,
         None,
         None,
@@ -147,7 +147,7 @@ pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
     body::check_callback_url(&state, callback_url.as_deref())?;
     let cb = callback_url.as_deref();
 
-    let claims = match email_token::verify(&state.config.secret, &token) {
+    let claims = match email_token::verify_any(state.config.secrets.all(), &token) {
         Ok(claims) => claims,
         Err(TokenError::Expired) => return fail(cb, ApiError::TokenExpired, "TOKEN_EXPIRED"),
         Err(TokenError::Invalid) => return invalid_token(cb),
@@ -231,7 +231,7 @@ async fn change_email_step(
         // Approved from the old address: now verify the new one.
         Some("change-email-confirmation") => {
             let token = email_token::create(
-                &state.config.secret,
+                state.config.secrets.current(),
                 &claims.email,
                 Some(update_to),
                 Some(RequestType::ChangeEmailVerification),
@@ -270,9 +270,15 @@ async fn change_email_step(
         _ => {
             let updated = move_email(state, &user, update_to, false).await?;
             // Upstream signs this one with the default lifetime.
-            let token =
-                email_token::create(&state.config.secret, update_to, None, None, &user.id, 3_600)
-                    .map_err(token_error)?;
+            let token = email_token::create(
+                state.config.secrets.current(),
+                update_to,
+                None,
+                None,
+                &user.id,
+                3_600,
+            )
+            .map_err(token_error)?;
             if state.mailer.enabled() {
                 state.mailer.send(
                     MailKind::VerifyEmail,

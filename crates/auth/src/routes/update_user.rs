@@ -196,7 +196,7 @@ pub async fn change_email(
             "Verification email isn't enabled",
         ));
     }
-    let secret = &state.config.secret;
+    let secret = state.config.secrets.current();
     let expires_in = state.config.email_verification.expires_in;
     let sign = |email: &str, update_to: Option<&str>, rt: Option<RequestType>| {
         email_token::create(secret, email, update_to, rt, &user.id, expires_in)
