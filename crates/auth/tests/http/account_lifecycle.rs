@@ -1027,7 +1027,48 @@ async fn mail_is_retried_until_the_server_answers(b: Backend) {
     srv.stop().await;
 }
 
+/// A deployment's own texts from a template directory; missing parts keep the defaults.
+async fn templates_from_a_directory(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("reset-password.subject"),
+        "{{app_name}}: new password for {{name}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("reset-password.txt"),
+        "Hi {{name}}, go to {{url}} now.",
+    )
+    .unwrap();
+    let templates = dir.path().to_owned();
+    let Some((srv, mail)) = start(b, |c| {
+        c.mail.template_dir = Some(templates);
+        c.mail.app_name = "Acme".into();
+    })
+    .await
+    else {
+        return;
+    };
+    srv.sign_up("tina@example.com", PASSWORD).await;
+    srv.post(
+        "/request-password-reset",
+        json!({"email": "tina@example.com"}),
+        None,
+    )
+    .await;
+    let m = mail.wait_for("tina@example.com").await;
+    assert_eq!(m.subject, "Acme: new password for Test User");
+    assert!(m.text.starts_with("Hi Test User, go to http"), "{}", m.text);
+    assert!(m.text.contains("/reset-password/"));
+    assert!(
+        m.html.contains("Choose a new password"),
+        "default HTML kept"
+    );
+    srv.stop().await;
+}
+
 on_both_databases!(
+    templates_from_a_directory,
     verification_required_from_sign_up_to_sign_in,
     verify_email_errors,
     send_verification_email_on_request,
