@@ -164,7 +164,9 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), StartError> {
         database = %config::redact_url(&config.database_url),
         "better-auth-server listening"
     );
-    let state = build_state(config, db).await?;
-    server(web::Data::new(state), listener)?.await?;
+    let state = web::Data::new(build_state(config, db).await?);
+    server(state.clone(), listener)?.await?;
+    // Give mails queued by the last requests a chance to leave before the process ends.
+    state.mailer.drain(std::time::Duration::from_secs(15)).await;
     Ok(())
 }

@@ -7,8 +7,9 @@
 
 mod templates;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -57,6 +58,8 @@ enum Transport {
 pub struct Mailer {
     queue: Option<mpsc::Sender<Outgoing>>,
     templates: Templates,
+    /// Mails accepted by `send` and not yet delivered or given up.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Mailer {
@@ -69,6 +72,7 @@ impl Mailer {
                 return Ok(Mailer {
                     queue: None,
                     templates,
+                    pending: Arc::default(),
                 })
             }
             MailTransport::Log => Transport::Log,
@@ -79,11 +83,30 @@ impl Mailer {
             .parse()
             .map_err(|_| MailError::From(config.from.clone()))?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(deliver_all(rx, transport, from));
+        let pending = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(deliver_all(rx, transport, from, pending.clone()));
         Ok(Mailer {
             queue: Some(tx),
             templates,
+            pending,
         })
+    }
+
+    /// Mails queued or being delivered.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// At shutdown: waits up to `within` for pending mails, then says how many are lost.
+    pub async fn drain(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.pending() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let lost = self.pending();
+        if lost > 0 {
+            tracing::error!(lost, "stopping with mails not yet delivered");
+        }
     }
 
     /// Whether mail can be sent (upstream: a sender callback is configured).
@@ -105,7 +128,9 @@ impl Mailer {
             return;
         };
         let mail = self.templates.render(kind, vars);
+        self.pending.fetch_add(1, Ordering::AcqRel);
         if let Err(e) = queue.try_send(Outgoing { kind, to, mail }) {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
             tracing::error!(kind = kind.name(), error = %e, "mail queue unavailable; mail not sent");
         }
     }
@@ -127,7 +152,12 @@ fn smtp_transport(config: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Execut
     Ok(builder.build())
 }
 
-async fn deliver_all(mut rx: mpsc::Receiver<Outgoing>, transport: Transport, from: Mailbox) {
+async fn deliver_all(
+    mut rx: mpsc::Receiver<Outgoing>,
+    transport: Transport,
+    from: Mailbox,
+    pending: Arc<AtomicUsize>,
+) {
     let slots = Arc::new(Semaphore::new(PARALLEL_DELIVERIES));
     while let Some(out) = rx.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -135,8 +165,10 @@ async fn deliver_all(mut rx: mpsc::Receiver<Outgoing>, transport: Transport, fro
         };
         let transport = transport.clone();
         let from = from.clone();
+        let pending = pending.clone();
         tokio::spawn(async move {
             deliver(&transport, from, out).await;
+            pending.fetch_sub(1, Ordering::AcqRel);
             drop(slot);
         });
     }
