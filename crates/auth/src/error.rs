@@ -93,6 +93,13 @@ pub enum ApiError {
     /// `Email is the same`, change-email's `Verification email isn't enabled`).
     #[error("{0}")]
     BadRequestMessage(&'static str),
+    /// Another error whose answer still carries `Set-Cookie` headers (upstream keeps the
+    /// cookies set before a throw, e.g. the expiry of a stale session cookie on a 401).
+    #[error("{error}")]
+    WithCookies {
+        error: Box<ApiError>,
+        cookies: Vec<String>,
+    },
     /// Storage failure: logged, answered as an opaque 500.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -246,6 +253,7 @@ impl ApiError {
             NotFoundWithCode => (StatusCode::NOT_FOUND, Some("NOT_FOUND"), msg),
             NotFoundEmpty => (StatusCode::NOT_FOUND, None, msg),
             BadRequestMessage(m) => (StatusCode::BAD_REQUEST, None, (*m).to_owned()),
+            WithCookies { error, .. } => error.parts(),
             Database(_) | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("INTERNAL_SERVER_ERROR"),
@@ -261,6 +269,17 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::WithCookies { error, cookies } = self {
+            let mut response = error.error_response();
+            for cookie in cookies {
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(cookie) {
+                    response
+                        .headers_mut()
+                        .append(actix_web::http::header::SET_COOKIE, value);
+                }
+            }
+            return response;
+        }
         let (status, code, message) = self.parts();
         if matches!(self, ApiError::NotFoundEmpty) {
             return HttpResponse::build(status)
@@ -276,6 +295,19 @@ impl ResponseError for ApiError {
             message: &message,
             code,
         })
+    }
+}
+
+impl ApiError {
+    /// This error, answered with these cookies set (none: the error unchanged).
+    pub fn with_cookies(self, cookies: Vec<String>) -> ApiError {
+        if cookies.is_empty() {
+            return self;
+        }
+        ApiError::WithCookies {
+            error: Box::new(self),
+            cookies,
+        }
     }
 }
 

@@ -11,13 +11,12 @@ mod sign_up;
 mod update_user;
 
 use actix_web::http::header::{HeaderValue, LOCATION, SET_COOKIE, USER_AGENT};
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::cookies;
 use crate::crypto::random;
-use crate::error::ApiError;
 use crate::models::{Session, Timestamp};
 use crate::state::AppState;
 
@@ -82,17 +81,6 @@ pub(crate) fn json_with_cookies(body: &impl Serialize, cookies: Vec<String>) -> 
     let mut builder = HttpResponse::Ok();
     add_cookies(&mut builder, cookies);
     builder.json(body)
-}
-
-/// An error answer that still carries `Set-Cookie` headers (e.g. expiring a stale cookie).
-pub(crate) fn error_with_cookies(error: &ApiError, cookies: Vec<String>) -> HttpResponse {
-    let mut response = error.error_response();
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
-    }
-    response
 }
 
 fn add_cookies(builder: &mut HttpResponseBuilder, cookies: Vec<String>) {

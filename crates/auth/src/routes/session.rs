@@ -128,7 +128,8 @@ pub async fn require(req: &HttpRequest, state: &AppState) -> ApiResult<Authentic
             current,
             set_cookies: found.set_cookies,
         }),
-        None => Err(ApiError::Unauthorized),
+        // A stale cookie is expired with the 401, as upstream's session middleware does.
+        None => Err(ApiError::Unauthorized.with_cookies(found.set_cookies)),
     }
 }
 

@@ -718,6 +718,13 @@ async fn update_user_and_session(b: Backend) {
         (r.status, r.text.as_str()),
         (400, r#"{"message":"No fields to update"}"#)
     );
+    // A session that is gone: 401, and the stale cookie is expired with it.
+    srv.execute(r#"delete from "session""#).await;
+    let r = srv
+        .post("/update-user", json!({"name": "x"}), Some(&cookie))
+        .await;
+    assert_eq!(r.error().1, "UNAUTHORIZED");
+    assert!(r.set_cookie(COOKIE).unwrap().contains("Max-Age=0"));
     srv.stop().await;
 }
 

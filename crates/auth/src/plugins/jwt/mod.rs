@@ -10,7 +10,7 @@ use serde_json::json;
 
 pub use signer::{signing_row, JwtSigner};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::routes::session;
 use crate::state::AppState;
 
@@ -25,18 +25,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `GET /token` → `{"token": "<JWT>"}` for the signed-in user, else 401.
 async fn token(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let found = session::lookup(&req, &state, true).await?;
-    let Some(current) = found.session else {
-        // Like upstream's session middleware: a stale cookie is expired with the 401.
-        return Ok(crate::routes::error_with_cookies(
-            &ApiError::Unauthorized,
-            found.set_cookies,
-        ));
-    };
-    let jwt = state.jwt.token_for(&state.store, &current.user).await?;
+    let auth = session::require(&req, &state).await?;
+    let jwt = state
+        .jwt
+        .token_for(&state.store, &auth.current.user)
+        .await?;
     Ok(crate::routes::json_with_cookies(
         &json!({ "token": jwt }),
-        found.set_cookies,
+        auth.set_cookies,
     ))
 }
 
