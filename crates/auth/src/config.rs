@@ -737,6 +737,9 @@ pub struct AccountArgs {
     /// SMTP password. Prefer the environment variable over the flag.
     #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true, global = true)]
     pub smtp_password: Option<String>,
+    /// PEM file of extra CA certificates to trust for the SMTP server (a private relay).
+    #[arg(long, env = "SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl AccountArgs {
@@ -755,6 +758,10 @@ impl AccountArgs {
             smtp_security: self.smtp_security,
             smtp_username: keep(&self.smtp_username),
             smtp_password: keep(&self.smtp_password),
+            smtp_ca_file: self
+                .smtp_ca_file
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
         }
     }
 }
@@ -807,6 +814,7 @@ struct FileSmtp {
     security: Option<SmtpSecurity>,
     username: Option<String>,
     password: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 /// Sign-up, sign-in and password reset options (upstream `emailAndPassword.*`).
@@ -878,6 +886,8 @@ pub struct SmtpConfig {
     pub security: SmtpSecurity,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Extra trusted CA certificates (PEM) besides the webpki roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SmtpConfig {
@@ -888,6 +898,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("security", &self.security)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -993,6 +1004,7 @@ fn account_config(
         security,
         username: args.smtp_username.clone().or(mail.smtp.username),
         password: args.smtp_password.clone().or(mail.smtp.password),
+        ca_file: args.smtp_ca_file.clone().or(mail.smtp.ca_file),
     };
     if transport == MailTransport::Smtp && smtp.host.is_empty() {
         return Err(ConfigError::Invalid(

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -40,6 +41,8 @@ pub enum MailError {
     From(String),
     #[error("SMTP setup: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("SMTP CA file: {0}")]
+    CaFile(std::io::Error),
 }
 
 struct Outgoing {
@@ -146,6 +149,18 @@ fn smtp_transport(config: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Execut
     let mut builder = builder
         .port(smtp.port)
         .timeout(Some(Duration::from_secs(20)));
+    if let Some(path) = &smtp.ca_file {
+        // A private relay: its CA joins the webpki roots.
+        let pem = std::fs::read(path).map_err(MailError::CaFile)?;
+        let params = TlsParameters::builder(smtp.host.clone())
+            .add_root_certificate(Certificate::from_pem(&pem)?)
+            .build()?;
+        builder = match smtp.security {
+            SmtpSecurity::Tls => builder.tls(Tls::Wrapper(params)),
+            SmtpSecurity::Starttls => builder.tls(Tls::Required(params)),
+            SmtpSecurity::None => builder,
+        };
+    }
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
     }

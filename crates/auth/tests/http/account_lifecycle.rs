@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use better_auth_server::config::Config;
+use better_auth_server::config::{Config, SmtpSecurity};
 use better_auth_server::crypto::email_token;
 use serde_json::{json, Value};
 
@@ -1038,6 +1038,54 @@ async fn mail_is_retried_until_the_server_answers(b: Backend) {
     srv.stop().await;
 }
 
+/// STARTTLS and implicit TLS (rustls, with the relay's private CA from `SMTP_CA_FILE`) and
+/// SMTP AUTH with the configured credentials; a server without that CA is not trusted.
+async fn smtp_over_tls_with_credentials(b: Backend) {
+    for security in [SmtpSecurity::Starttls, SmtpSecurity::Tls] {
+        let Some(mail) = Mailbox::start_with(0, security, Some(("mailer", "s3cret pass"))) else {
+            return;
+        };
+        let Some(srv) = TestServer::start_with(b, |c| mail.configure(c)).await else {
+            return;
+        };
+        srv.sign_up("tls@example.com", PASSWORD).await;
+        srv.post(
+            "/request-password-reset",
+            json!({"email": "tls@example.com"}),
+            None,
+        )
+        .await;
+        let m = mail.wait_for("tls@example.com").await;
+        assert!(m.tls, "{security:?}: the mail came over TLS");
+        assert_eq!(m.login.as_deref(), Some("mailer"), "{security:?}");
+        srv.stop().await;
+
+        // Without the relay's CA the certificate is refused: nothing is delivered.
+        let Some(srv) = TestServer::start_with(b, |c| {
+            mail.configure(c);
+            c.mail.smtp.ca_file = None;
+        })
+        .await
+        else {
+            return;
+        };
+        srv.sign_up("untrusted@example.com", PASSWORD).await;
+        srv.post(
+            "/request-password-reset",
+            json!({"email": "untrusted@example.com"}),
+            None,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            mail.count(),
+            1,
+            "{security:?}: no mail to an untrusted server"
+        );
+        srv.stop().await;
+    }
+}
+
 /// A deployment's own texts from a template directory; missing parts keep the defaults.
 async fn templates_from_a_directory(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
@@ -1079,6 +1127,7 @@ async fn templates_from_a_directory(b: Backend) {
 }
 
 on_both_databases!(
+    smtp_over_tls_with_credentials,
     templates_from_a_directory,
     verification_required_from_sign_up_to_sign_in,
     verify_email_errors,

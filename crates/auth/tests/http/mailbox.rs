@@ -18,6 +18,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Mail {
     pub rcpt_to: Vec<String>,
+    /// The SMTP login the client authenticated with, if any.
+    pub login: Option<String>,
+    /// Whether the message came over TLS (STARTTLS or implicit).
+    pub tls: bool,
     pub from: String,
     pub subject: String,
     pub text: String,
@@ -38,6 +42,8 @@ impl Mail {
 
 pub struct Mailbox {
     pub port: u16,
+    security: SmtpSecurity,
+    credentials: Option<(String, String)>,
     child: Child,
     dir: tempfile::TempDir,
     seen: Mutex<HashSet<PathBuf>>,
@@ -70,6 +76,15 @@ impl Mailbox {
     }
 
     pub fn start_on(port: u16) -> Option<Mailbox> {
+        Self::start_with(port, SmtpSecurity::None, None)
+    }
+
+    /// With TLS (a throwaway CA, see `ca_file`) and, optionally, required credentials.
+    pub fn start_with(
+        port: u16,
+        security: SmtpSecurity,
+        credentials: Option<(&str, &str)>,
+    ) -> Option<Mailbox> {
         let Some(python) = python() else {
             return unavailable("no Python with aiosmtpd found");
         };
@@ -79,6 +94,12 @@ impl Mailbox {
             .arg(&script)
             .arg(dir.path())
             .arg(port.to_string())
+            .arg(match security {
+                SmtpSecurity::None => "none",
+                SmtpSecurity::Starttls => "starttls",
+                SmtpSecurity::Tls => "tls",
+            })
+            .args(credentials.map(|(u, p)| format!("{u}:{p}")))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -97,15 +118,27 @@ impl Mailbox {
         };
         Some(Mailbox {
             port,
+            security,
+            credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
             child,
             dir,
             seen: Mutex::new(HashSet::new()),
         })
     }
 
-    /// Points the server's SMTP transport at this mailbox.
+    /// Points the server's SMTP transport at this mailbox, with its security and login.
     pub fn configure(&self, config: &mut Config) {
         configure_smtp(config, self.port);
+        if self.security != SmtpSecurity::None {
+            // The certificate names localhost; the CA is the one the server just made.
+            config.mail.smtp.host = "localhost".into();
+            config.mail.smtp.security = self.security;
+            config.mail.smtp.ca_file = Some(self.dir.path().join("ca.pem"));
+        }
+        if let Some((user, password)) = &self.credentials {
+            config.mail.smtp.username = Some(user.clone());
+            config.mail.smtp.password = Some(password.clone());
+        }
     }
 
     /// The next mail to `to` not returned before; fails after 15 s.
