@@ -55,8 +55,9 @@ pub(crate) async fn is_current_password(
     ))
 }
 
-/// The same answer whether or not the address is known; the unknown case does a lookup
-/// of the same kind as the known case's insert so both take about as long.
+/// The same answer whether or not the address is known, after the same work: the user
+/// lookup. Making the token and mailing it happen after the answer, so neither timing nor
+/// a storage error tells that the address exists.
 pub async fn request_password_reset(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -73,42 +74,42 @@ pub async fn request_password_reset(
     if !state.mailer.enabled() {
         return Err(ApiError::ResetPasswordDisabled);
     }
-    let answer = json!({ "status": true, "message": RESET_MESSAGE });
-    let Some(user) = state
+    if let Some(user) = state
         .store
         .find_user_by_email(&email.to_lowercase())
         .await?
-    else {
-        let _ = random::reset_token();
-        state
-            .store
-            .find_verification("dummy-verification-token")
-            .await?;
-        return Ok(HttpResponse::Ok().json(answer));
-    };
-    let token = random::reset_token();
-    let expires_at =
-        Timestamp::now().plus_seconds(state.config.account.reset_password_token_expires_in);
-    state
-        .store
-        .create_verification(&reset_identifier(&token), &user.id, expires_at)
-        .await?;
-    let callback = redirect_to.map(encode_uri_component).unwrap_or_default();
-    let url = format!(
-        "{}/reset-password/{token}?callbackURL={callback}",
-        super::base_url(&state)
-    );
-    state.mailer.send(
-        MailKind::ResetPassword,
-        &user.email,
-        &MailVars {
-            name: user.name.clone(),
-            email: user.email.clone(),
-            new_email: String::new(),
-            url,
-        },
-    );
-    Ok(HttpResponse::Ok().json(answer))
+    {
+        let callback = redirect_to.map(encode_uri_component).unwrap_or_default();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let token = random::reset_token();
+            let expires_at =
+                Timestamp::now().plus_seconds(state.config.account.reset_password_token_expires_in);
+            if let Err(e) = state
+                .store
+                .create_verification(&reset_identifier(&token), &user.id, expires_at)
+                .await
+            {
+                tracing::error!(error = %e, "storing a password reset token failed; no mail sent");
+                return;
+            }
+            let url = format!(
+                "{}/reset-password/{token}?callbackURL={callback}",
+                super::base_url(&state)
+            );
+            state.mailer.send(
+                MailKind::ResetPassword,
+                &user.email,
+                &MailVars {
+                    name: user.name.clone(),
+                    email: user.email.clone(),
+                    new_email: String::new(),
+                    url,
+                },
+            );
+        });
+    }
+    Ok(HttpResponse::Ok().json(json!({ "status": true, "message": RESET_MESSAGE })))
 }
 
 /// The link in the mail: checks (without using) the token and sends the browser to the

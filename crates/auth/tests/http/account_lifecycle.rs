@@ -1025,6 +1025,15 @@ async fn mail_is_retried_until_the_server_answers(b: Backend) {
         started.elapsed() < Duration::from_secs(1),
         "the answer does not wait for mail"
     );
+    // The token is stored and the mail queued just after the answer.
+    let queued = Instant::now();
+    while srv.state.mailer.pending() == 0 {
+        assert!(
+            queued.elapsed() < Duration::from_secs(5),
+            "the mail was never queued"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // Shutdown waits for it, within limits: here the server is still down.
     srv.state.mailer.drain(Duration::from_millis(500)).await;
     assert_eq!(srv.state.mailer.pending(), 1, "still queued for a retry");
