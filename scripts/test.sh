@@ -40,7 +40,9 @@ BIN="$ROOT/target/debug/better-auth-server"
 WORK="$(mktemp -d)"
 SERVER_PID=""
 PG_SCHEMA=""
+OIDC_SCHEMA=""
 cleanup() {
+  if [ -n "$OIDC_SCHEMA" ]; then psql "$TEST_DATABASE_URL" -qc "drop schema if exists \"$OIDC_SCHEMA\" cascade" >/dev/null 2>&1 || true; fi
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ -n "$PG_SCHEMA" ]; then psql "$TEST_DATABASE_URL" -qc "drop schema if exists \"$PG_SCHEMA\" cascade" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
@@ -84,6 +86,20 @@ elif [ "${BETTER_AUTH_REQUIRE_POSTGRES:-}" = "1" ]; then
   exit 1
 else
   echo "TEST_DATABASE_URL is not set: skipping the client tests on PostgreSQL"
+fi
+echo "== social sign-in: a real OpenID Provider (oidc-provider) and recorded GitHub/Google answers on loopback"
+OIDC_DIR="$ROOT/crates/auth/tests/oidc"
+if [ ! -d "$OIDC_DIR/node_modules/oidc-provider" ] || [ "$OIDC_DIR/package-lock.json" -nt "$OIDC_DIR/node_modules/.package-lock.json" ]; then
+  (cd "$OIDC_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "-- social sign-in on sqlite"
+(cd "$OIDC_DIR" && BIN="$BIN" DATABASE_URL="sqlite://$WORK/oidc.db?mode=rwc" node --test)
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  OIDC_SCHEMA="oidc_$(date +%s)_$$"
+  psql "$TEST_DATABASE_URL" -qc "create schema \"$OIDC_SCHEMA\"" >/dev/null
+  sep='?'; case "$TEST_DATABASE_URL" in *\?*) sep='&';; esac
+  echo "-- social sign-in on postgres"
+  (cd "$OIDC_DIR" && BIN="$BIN" DATABASE_URL="${TEST_DATABASE_URL}${sep}options=-c%20search_path%3D${OIDC_SCHEMA}" node --test)
 fi
 echo "== drop-in suite: the real TypeScript Better Auth and ours on the same databases"
 "$ROOT/crates/auth/tests/dropin/run.sh" "$BIN"

@@ -109,3 +109,61 @@ for (const setup of SETUPS) {
     await context.close();
   });
 }
+
+for (const setup of SETUPS) {
+  test(`${setup.name}: sign in with the generic OIDC provider (oidc-provider login and consent)`, async () => {
+    assert.ok(setup.app, `app URL for ${setup.name} not set`);
+    const op = process.env.OP_URL;
+    assert.ok(op, "OP_URL not set");
+    const shot = screenshots(`${setup.name}-oidc`);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const login = `oidc-${setup.name}-${Date.now()}`;
+
+    await page.goto(`${setup.app}/sign-in`);
+    await page.getByRole("button", { name: "Sign in with OIDC" }).click();
+    // The provider's own login page, then its consent page.
+    await page.waitForURL((url) => url.origin === op);
+    await page.locator('input[name="login"]').fill(login);
+    await page.locator('input[name="password"]').fill("any-password");
+    await shot(page, "op-login");
+    await page.locator('button[type="submit"]').click();
+    await page.waitForURL((url) => url.origin === op && url.pathname.startsWith("/interaction/"));
+    await shot(page, "op-consent");
+    await page.locator('button[type="submit"]').click();
+
+    // Back through the server's callback to the dashboard, signed in.
+    await page.waitForURL(`${setup.app}/dashboard`);
+    await page.getByTestId("welcome").waitFor();
+    const welcome = await page.getByTestId("welcome").textContent();
+    assert.match(welcome, new RegExp(`${login}@example.com`));
+    assert.match(welcome, new RegExp(`OIDC ${login}`));
+    await shot(page, "dashboard");
+    const cookies = await context.cookies();
+    assert.ok(cookies.some((c) => c.name === "better-auth.session_token" && c.httpOnly));
+    assert.ok(!cookies.some((c) => c.name === "better-auth.state"), "state cookie used up");
+
+    // A second sign-in is the same user (returning user).
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${setup.app}/sign-in`);
+    await page.getByRole("button", { name: "Sign in with OIDC" }).click();
+    await page.waitForURL((url) => url.origin === op || url.href === `${setup.app}/dashboard`);
+    // The provider remembers the browser; if it asks again, its forms are submitted.
+    for (let i = 0; i < 4 && new URL(page.url()).origin === op; i++) {
+      if (await page.locator('input[name="login"]').count()) {
+        await page.locator('input[name="login"]').fill(login);
+        await page.locator('input[name="password"]').fill("any-password");
+      }
+      const before = page.url();
+      await Promise.all([
+        page.waitForURL((url) => url.href !== before),
+        page.locator('button[type="submit"]').click(),
+      ]);
+    }
+    await page.waitForURL(`${setup.app}/dashboard`);
+    await page.getByTestId("welcome").waitFor();
+    assert.match(await page.getByTestId("welcome").textContent(), new RegExp(`${login}@example.com`));
+    await shot(page, "returning-user");
+    await context.close();
+  });
+}

@@ -197,6 +197,8 @@ struct FileConfig {
     user: FileUser,
     #[serde(default)]
     mail: FileMail,
+    #[serde(default)]
+    social_providers: Vec<crate::oauth::config::FileSocialProvider>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -434,6 +436,8 @@ pub struct Config {
     pub email_verification: EmailVerificationConfig,
     pub user: UserConfig,
     pub mail: MailConfig,
+    /// Social sign-in providers and account linking.
+    pub social: crate::oauth::config::SocialConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -458,6 +462,7 @@ impl std::fmt::Debug for Config {
             .field("email_verification", &self.email_verification)
             .field("user", &self.user)
             .field("mail", &self.mail)
+            .field("social", &self.social)
             .finish()
     }
 }
@@ -478,7 +483,7 @@ impl Config {
     /// secret in the data directory when none is configured.
     pub fn load(args: &ConfigArgs) -> Result<Config, ConfigError> {
         let args = &args.without_empty_values();
-        let file = match &args.config {
+        let mut file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
@@ -566,6 +571,15 @@ impl Config {
         }
 
         let jwt = jwt_config(args, file.jwt, &base_url, &secrets)?;
+        let social = crate::oauth::config::social_config(
+            file.social_providers,
+            crate::oauth::config::FileAccountSocial {
+                account_linking: std::mem::take(&mut file.account.account_linking),
+                encrypt_oauth_tokens: file.account.encrypt_oauth_tokens,
+                skip_state_cookie_check: file.account.skip_state_cookie_check,
+                update_account_on_sign_in: file.account.update_account_on_sign_in,
+            },
+        )?;
         let (account, email_verification, user, mail) = account_config(
             &args.accounts,
             file.account,
@@ -596,6 +610,7 @@ impl Config {
             email_verification,
             user,
             mail,
+            social,
         })
     }
 
@@ -773,6 +788,11 @@ struct FileAccount {
     auto_sign_in: Option<bool>,
     reset_password_token_expires_in: Option<TimeSpan>,
     revoke_sessions_on_password_reset: Option<bool>,
+    #[serde(default)]
+    account_linking: crate::oauth::config::FileAccountLinking,
+    encrypt_oauth_tokens: Option<bool>,
+    skip_state_cookie_check: Option<bool>,
+    update_account_on_sign_in: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

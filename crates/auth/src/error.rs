@@ -100,12 +100,103 @@ pub enum ApiError {
         error: Box<ApiError>,
         cookies: Vec<String>,
     },
+    /// Social sign-in and linked accounts (upstream `BASE_ERROR_CODES` and `routes/account.ts`).
+    #[error("{0}")]
+    Social(SocialError),
     /// Storage failure: logged, answered as an opaque 500.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
     /// Anything else that should never happen (hashing pool gone, bad stored hash...).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Errors of the social sign-in and account endpoints, with upstream's statuses and codes.
+#[derive(Debug, thiserror::Error)]
+pub enum SocialError {
+    #[error("Provider not found")]
+    ProviderNotFound,
+    #[error("id_token not supported")]
+    IdTokenNotSupported,
+    #[error("Invalid token")]
+    InvalidIdToken,
+    #[error("Failed to get user info")]
+    FailedToGetUserInfo,
+    #[error("User email not found")]
+    UserEmailNotFound,
+    /// Sign-in with an ID token refused by the linking rules; the message is the reason.
+    #[error("{0}")]
+    OAuthLink(String),
+    #[error("Social account already linked")]
+    SocialAccountAlreadyLinked,
+    #[error("Account not linked - linking not allowed")]
+    LinkingNotAllowed,
+    #[error("Account not linked - different emails not allowed")]
+    LinkingDifferentEmailsNotAllowed,
+    #[error("Account not linked - unable to create account")]
+    LinkingFailed,
+    #[error("You can't unlink your last account")]
+    FailedToUnlinkLastAccount,
+    #[error("Account not found")]
+    AccountNotFound,
+    #[error("Provider {0} is not supported.")]
+    ProviderNotSupported(String),
+    #[error("Failed to get a valid access token")]
+    FailedToGetAccessToken,
+    #[error("Provider {0} does not support token refreshing.")]
+    TokenRefreshNotSupported(String),
+    #[error("Refresh token not found")]
+    RefreshTokenNotFound,
+    #[error("Failed to refresh access token")]
+    FailedToRefreshAccessToken,
+    #[error("Access token not found")]
+    AccessTokenNotFound,
+    #[error("Account is not associated with a configured social provider.")]
+    ProviderNotConfigured,
+    /// `ctx.error("UNAUTHORIZED")` without a body (the token endpoints without a session).
+    #[error("Unauthorized")]
+    UnauthorizedEmpty,
+}
+
+impl SocialError {
+    fn parts(&self) -> (StatusCode, Option<&'static str>, String) {
+        use SocialError::*;
+        let msg = self.to_string();
+        let (status, code) = match self {
+            ProviderNotFound => (StatusCode::NOT_FOUND, "PROVIDER_NOT_FOUND"),
+            IdTokenNotSupported => (StatusCode::NOT_FOUND, "ID_TOKEN_NOT_SUPPORTED"),
+            InvalidIdToken => (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"),
+            FailedToGetUserInfo => (StatusCode::UNAUTHORIZED, "FAILED_TO_GET_USER_INFO"),
+            UserEmailNotFound => (StatusCode::UNAUTHORIZED, "USER_EMAIL_NOT_FOUND"),
+            OAuthLink(_) => (StatusCode::UNAUTHORIZED, "OAUTH_LINK_ERROR"),
+            SocialAccountAlreadyLinked => (StatusCode::CONFLICT, "SOCIAL_ACCOUNT_ALREADY_LINKED"),
+            LinkingNotAllowed => (StatusCode::UNAUTHORIZED, "LINKING_NOT_ALLOWED"),
+            LinkingDifferentEmailsNotAllowed => (
+                StatusCode::UNAUTHORIZED,
+                "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED",
+            ),
+            LinkingFailed => (StatusCode::EXPECTATION_FAILED, "LINKING_FAILED"),
+            FailedToUnlinkLastAccount => (StatusCode::BAD_REQUEST, "FAILED_TO_UNLINK_LAST_ACCOUNT"),
+            AccountNotFound => (StatusCode::BAD_REQUEST, "ACCOUNT_NOT_FOUND"),
+            ProviderNotSupported(_) => (StatusCode::BAD_REQUEST, "PROVIDER_NOT_SUPPORTED"),
+            FailedToGetAccessToken => (StatusCode::BAD_REQUEST, "FAILED_TO_GET_ACCESS_TOKEN"),
+            TokenRefreshNotSupported(_) => (StatusCode::BAD_REQUEST, "TOKEN_REFRESH_NOT_SUPPORTED"),
+            RefreshTokenNotFound => (StatusCode::BAD_REQUEST, "REFRESH_TOKEN_NOT_FOUND"),
+            FailedToRefreshAccessToken => {
+                (StatusCode::BAD_REQUEST, "FAILED_TO_REFRESH_ACCESS_TOKEN")
+            }
+            AccessTokenNotFound => (StatusCode::BAD_REQUEST, "ACCESS_TOKEN_NOT_FOUND"),
+            ProviderNotConfigured => (StatusCode::BAD_REQUEST, "PROVIDER_NOT_CONFIGURED"),
+            UnauthorizedEmpty => return (StatusCode::UNAUTHORIZED, None, msg),
+        };
+        (status, Some(code), msg)
+    }
+}
+
+impl From<SocialError> for ApiError {
+    fn from(e: SocialError) -> Self {
+        ApiError::Social(e)
+    }
 }
 
 /// The redirect-like fields the origin check validates, with upstream's labels.
@@ -254,6 +345,7 @@ impl ApiError {
             NotFoundEmpty => (StatusCode::NOT_FOUND, None, msg),
             BadRequestMessage(m) => (StatusCode::BAD_REQUEST, None, (*m).to_owned()),
             WithCookies { error, .. } => error.parts(),
+            Social(e) => e.parts(),
             Database(_) | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("INTERNAL_SERVER_ERROR"),
@@ -281,7 +373,10 @@ impl ResponseError for ApiError {
             return response;
         }
         let (status, code, message) = self.parts();
-        if matches!(self, ApiError::NotFoundEmpty) {
+        if matches!(
+            self,
+            ApiError::NotFoundEmpty | ApiError::Social(SocialError::UnauthorizedEmpty)
+        ) {
             return HttpResponse::build(status)
                 .content_type("application/json")
                 .finish();

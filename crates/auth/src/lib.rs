@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod mail;
 pub mod models;
+pub mod oauth;
 pub mod origins;
 pub mod plugins;
 pub mod rate_limit;

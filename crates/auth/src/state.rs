@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::cookies::CookieNames;
 use crate::crypto::password::PasswordHasher;
 use crate::mail::Mailer;
+use crate::oauth::OAuth;
 use crate::origins::TrustedOrigins;
 use crate::plugins::jwt::JwtSigner;
 use crate::rate_limit::RateLimiter;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub jwt: JwtSigner,
     pub rate_limiter: RateLimiter,
     pub mailer: Mailer,
+    /// Social sign-in providers (HTTP client, discovery and JWKS caches).
+    pub oauth: OAuth,
 }
 
 impl AppState {
@@ -27,6 +30,7 @@ impl AppState {
             origins: TrustedOrigins::new(&config),
             jwt: JwtSigner::new(&config),
             rate_limiter: RateLimiter::new(&config.rate_limit),
+            oauth: OAuth::new(&config.social),
             config,
             store,
             hasher,

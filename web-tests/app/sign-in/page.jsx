@@ -18,6 +18,21 @@ export default function SignIn() {
         <button type="submit" disabled={busy}>Sign in</button>
       </form>
       {error && <p role="alert" data-testid="form-error" style={{ color: "crimson" }}>{error}</p>}
+      <p>
+        {/* The generic OpenID Connect provider configured on the server as "oidc". */}
+        <button
+          type="button"
+          onClick={() =>
+            authClient.signIn.social({
+              provider: "oidc",
+              callbackURL: `${window.location.origin}/dashboard`,
+              errorCallbackURL: `${window.location.origin}/sign-in`,
+            })
+          }
+        >
+          Sign in with OIDC
+        </button>
+      </p>
       <p>New here? <Link href="/sign-up">Create an account</Link></p>
     </main>
   );

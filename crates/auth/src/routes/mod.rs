@@ -1,5 +1,6 @@
 //! Better Auth's endpoints under the base path, one module per upstream route file.
 
+mod accounts;
 pub mod body;
 mod email_verification;
 mod ok_error;
@@ -8,6 +9,7 @@ pub(crate) mod session;
 mod sign_in;
 mod sign_out;
 mod sign_up;
+mod social;
 mod update_user;
 
 use actix_web::http::header::{HeaderValue, LOCATION, SET_COOKIE, USER_AGENT};
@@ -64,7 +66,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/update-session").route(web::post().to(session::update_session)))
         .service(resource("/ok").route(web::get().to(ok_error::ok)))
         .service(resource("/error").route(web::get().to(ok_error::error_page)))
-        .configure(crate::plugins::jwt::configure);
+        .configure(crate::plugins::jwt::configure)
+        .configure(social_routes);
+}
+
+/// Social sign-in and linked accounts.
+fn social_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/sign-in/social").route(web::post().to(social::sign_in_social)))
+        .service(
+            resource("/callback/{id}")
+                .route(web::get().to(social::callback_get))
+                .route(web::post().to(social::callback_post)),
+        )
+        .service(resource("/link-social").route(web::post().to(social::link_social)))
+        .service(resource("/list-accounts").route(web::get().to(accounts::list_accounts)))
+        .service(resource("/unlink-account").route(web::post().to(accounts::unlink_account)))
+        .service(resource("/get-access-token").route(web::post().to(accounts::get_access_token)))
+        .service(resource("/refresh-token").route(web::post().to(accounts::refresh_token)))
+        .service(resource("/account-info").route(web::get().to(accounts::account_info)));
 }
 
 pub(crate) fn resource(path: &str) -> actix_web::Resource {

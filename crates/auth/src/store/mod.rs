@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod codec;
 pub mod jwks;
+pub mod oauth_accounts;
 pub mod rate_limits;
 mod session_batch;
 pub mod sessions;

@@ -23,3 +23,4 @@ mod origin_and_cors;
 mod rate_limit;
 mod secrets;
 mod sessions;
+mod social;

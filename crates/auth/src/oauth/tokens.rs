@@ -1,0 +1,80 @@
+//! Provider tokens at rest (`account.encryptOAuthTokens`, upstream `oauth2/utils.ts`) and
+//! the session token carried in a link flow's state (`crypto/purpose.ts`).
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::config::Config;
+use crate::crypto::symmetric;
+
+/// A token as it is stored: encrypted with the secret when the option asks for it.
+pub fn seal(config: &Config, token: Option<&str>) -> Option<String> {
+    let token = token?;
+    Some(if config.social.encrypt_oauth_tokens {
+        config.secrets.encrypt(token)
+    } else {
+        token.to_owned()
+    })
+}
+
+/// A stored token in the clear. Tokens stored before encryption was turned on (not hex,
+/// not `$ba$`) are returned as they are, as upstream does.
+pub fn open(config: &Config, stored: &str) -> Option<String> {
+    let likely_encrypted = stored.starts_with("$ba$")
+        || (stored.len() % 2 == 0
+            && !stored.is_empty()
+            && stored.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !config.social.encrypt_oauth_tokens || !likely_encrypted {
+        return Some(stored.to_owned());
+    }
+    config.secrets.decrypt(stored).ok()
+}
+
+/// HKDF-SHA256 (one block) of the secret for a purpose, hex: upstream's `derivePurposeKey`.
+fn purpose_key(secret: &str, purpose: &str) -> String {
+    let prk = hmac(b"better-auth:oauth-encryption:v1", secret.as_bytes());
+    let mut info = format!("better-auth:{purpose}:v1").into_bytes();
+    info.push(1);
+    hex::encode(hmac(&prk, &info))
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    // HMAC takes keys of any length.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+const LINK_PURPOSE: &str = "oauth-link-session-token";
+
+/// The session that starts a link, sealed into the state so the callback can check that it
+/// is still alive.
+pub fn seal_link_session(config: &Config, session_token: &str) -> String {
+    symmetric::encrypt(
+        &purpose_key(config.secrets.current(), LINK_PURPOSE),
+        session_token,
+    )
+}
+
+pub fn open_link_session(config: &Config, sealed: &str) -> Option<String> {
+    config
+        .secrets
+        .all()
+        .find_map(|s| symmetric::decrypt(&purpose_key(s, LINK_PURPOSE), sealed).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purpose_key_is_rfc5869_hkdf() {
+        // RFC 5869 test case 1 shape: a 32-byte OKM, stable for the same inputs.
+        let a = purpose_key("secret", "x");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, purpose_key("secret", "x"));
+        assert_ne!(a, purpose_key("secret", "y"));
+    }
+}

@@ -1,0 +1,226 @@
+//! The `account` table for provider accounts (social sign-in, linking, token storage).
+
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, TransactionTrait, Value};
+
+use super::{codec, Store};
+use crate::models::{Session, Timestamp, User};
+
+/// An account row as upstream's adapter returns it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub account_id: String,
+    pub provider_id: String,
+    pub user_id: String,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub access_token_expires_at: Option<Timestamp>,
+    pub refresh_token_expires_at: Option<Timestamp>,
+    pub scope: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Only when the database has the column (Better Auth 1.7.0-1.7.2 schemas).
+    pub issuer: Option<String>,
+}
+
+/// Token columns written by a sign-in or a link; `None` leaves a column as it is on update.
+#[derive(Debug, Clone, Default)]
+pub struct TokenUpdate {
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub access_token_expires_at: Option<Timestamp>,
+    pub refresh_token_expires_at: Option<Timestamp>,
+    pub scope: Option<String>,
+}
+
+const COLUMNS: &str = r#""id", "accountId", "providerId", "userId", "accessToken", "refreshToken",
+    "idToken", "accessTokenExpiresAt", "refreshTokenExpiresAt", "scope", "createdAt", "updatedAt""#;
+
+impl Store {
+    fn account_columns(&self) -> String {
+        if self.account_has_issuer {
+            format!(r#"{COLUMNS}, "issuer""#)
+        } else {
+            COLUMNS.to_owned()
+        }
+    }
+
+    fn account_from_row(&self, r: &QueryResult) -> Result<Account, DbErr> {
+        let b = self.backend();
+        Ok(Account {
+            id: r.try_get("", "id")?,
+            account_id: r.try_get("", "accountId")?,
+            provider_id: r.try_get("", "providerId")?,
+            user_id: r.try_get("", "userId")?,
+            access_token: r.try_get("", "accessToken")?,
+            refresh_token: r.try_get("", "refreshToken")?,
+            id_token: r.try_get("", "idToken")?,
+            access_token_expires_at: codec::read_opt_time(b, r, "accessTokenExpiresAt")?,
+            refresh_token_expires_at: codec::read_opt_time(b, r, "refreshTokenExpiresAt")?,
+            scope: r.try_get("", "scope")?,
+            created_at: codec::read_time(b, r, "createdAt")?,
+            updated_at: codec::read_time(b, r, "updatedAt")?,
+            issuer: if self.account_has_issuer {
+                r.try_get("", "issuer")?
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The account a provider identity belongs to (`providerId`, `accountId`).
+    pub async fn find_account_by_key(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, DbErr> {
+        let sql = format!(
+            r#"select {} from "account" where "providerId" = $1 and "accountId" = $2
+               order by "createdAt" limit 1"#,
+            self.account_columns()
+        );
+        let row = self
+            .connection()
+            .query_one_raw(self.stmt(&sql, vec![provider_id.into(), account_id.into()]))
+            .await?;
+        row.map(|r| self.account_from_row(&r)).transpose()
+    }
+
+    /// Every account of a user, oldest first.
+    pub async fn find_user_accounts(&self, user_id: &str) -> Result<Vec<Account>, DbErr> {
+        let sql = format!(
+            r#"select {} from "account" where "userId" = $1 order by "createdAt", "id""#,
+            self.account_columns()
+        );
+        let rows = self
+            .connection()
+            .query_all_raw(self.stmt(&sql, vec![user_id.into()]))
+            .await?;
+        rows.iter().map(|r| self.account_from_row(r)).collect()
+    }
+
+    fn opt_time(&self, t: Option<Timestamp>) -> Value {
+        match t {
+            Some(t) => codec::time(self.backend(), t),
+            None => codec::null_time(self.backend()),
+        }
+    }
+
+    async fn insert_account<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        account: &Account,
+    ) -> Result<(), DbErr> {
+        let b = self.backend();
+        let mut values = vec![
+            account.id.clone().into(),
+            account.account_id.clone().into(),
+            account.provider_id.clone().into(),
+            account.user_id.clone().into(),
+            account.access_token.clone().into(),
+            account.refresh_token.clone().into(),
+            account.id_token.clone().into(),
+            self.opt_time(account.access_token_expires_at),
+            self.opt_time(account.refresh_token_expires_at),
+            account.scope.clone().into(),
+            codec::time(b, account.created_at),
+            codec::time(b, account.updated_at),
+        ];
+        let placeholders = if self.account_has_issuer {
+            values.push(account.issuer.clone().into());
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
+        } else {
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12"
+        };
+        let sql = format!(
+            r#"insert into "account" ({}) values ({placeholders})"#,
+            self.account_columns()
+        );
+        conn.execute_raw(self.stmt(&sql, values)).await?;
+        Ok(())
+    }
+
+    /// A new provider account for an existing user.
+    pub async fn create_account(&self, account: &Account) -> Result<(), DbErr> {
+        self.insert_account(self.connection(), account).await
+    }
+
+    /// Social sign-up: the user, its provider account and the session, all or nothing.
+    pub async fn create_oauth_user(
+        &self,
+        user: &User,
+        account: &Account,
+        session: &Session,
+    ) -> Result<(), DbErr> {
+        let tx = self.connection().begin().await?;
+        self.insert_user(&tx, user).await?;
+        self.insert_account(&tx, account).await?;
+        self.insert_session(&tx, session).await?;
+        tx.commit().await
+    }
+
+    /// Writes the given token columns (and `updatedAt`); the others stay.
+    pub async fn update_account_tokens(&self, id: &str, update: &TokenUpdate) -> Result<(), DbErr> {
+        let b = self.backend();
+        let mut sets: Vec<String> = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        let mut push = |col: &str, v: Value| {
+            values.push(v);
+            sets.push(format!(r#""{col}" = ${}"#, values.len()));
+        };
+        if let Some(v) = &update.access_token {
+            push("accessToken", v.clone().into());
+        }
+        if let Some(v) = &update.refresh_token {
+            push("refreshToken", v.clone().into());
+        }
+        if let Some(v) = &update.id_token {
+            push("idToken", v.clone().into());
+        }
+        if let Some(v) = update.access_token_expires_at {
+            push("accessTokenExpiresAt", codec::time(b, v));
+        }
+        if let Some(v) = update.refresh_token_expires_at {
+            push("refreshTokenExpiresAt", codec::time(b, v));
+        }
+        if let Some(v) = &update.scope {
+            push("scope", v.clone().into());
+        }
+        push("updatedAt", codec::time(b, Timestamp::now()));
+        values.push(id.into());
+        let sql = format!(
+            r#"update "account" set {} where "id" = ${}"#,
+            sets.join(", "),
+            values.len()
+        );
+        self.connection()
+            .execute_raw(self.stmt(&sql, values))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_account(&self, id: &str) -> Result<(), DbErr> {
+        self.connection()
+            .execute_raw(self.stmt(r#"delete from "account" where "id" = $1"#, vec![id.into()]))
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the address as verified (a provider vouched for it).
+    pub async fn set_email_verified(&self, user_id: &str) -> Result<(), DbErr> {
+        let b = self.backend();
+        self.connection()
+            .execute_raw(self.stmt(
+                r#"update "user" set "emailVerified" = $1, "updatedAt" = $2 where "id" = $3"#,
+                vec![
+                    codec::boolean(b, true),
+                    codec::time(b, Timestamp::now()),
+                    user_id.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+}
