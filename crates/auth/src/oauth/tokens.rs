@@ -21,7 +21,7 @@ pub fn seal(config: &Config, token: Option<&str>) -> Option<String> {
 /// not `$ba$`) are returned as they are, as upstream does.
 pub fn open(config: &Config, stored: &str) -> Option<String> {
     let likely_encrypted = stored.starts_with("$ba$")
-        || (stored.len() % 2 == 0
+        || (stored.len() & 1 == 0
             && !stored.is_empty()
             && stored.bytes().all(|b| b.is_ascii_hexdigit()));
     if !config.social.encrypt_oauth_tokens || !likely_encrypted {
@@ -70,11 +70,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn purpose_key_is_rfc5869_hkdf() {
-        // RFC 5869 test case 1 shape: a 32-byte OKM, stable for the same inputs.
-        let a = purpose_key("secret", "x");
-        assert_eq!(a.len(), 64);
-        assert_eq!(a, purpose_key("secret", "x"));
-        assert_ne!(a, purpose_key("secret", "y"));
+    fn purpose_key_matches_node_hkdf() {
+        // node -e 'crypto.hkdfSync("sha256", "secret", "better-auth:oauth-encryption:v1",
+        //          "better-auth:x:v1", 32)' as hex
+        assert_eq!(
+            purpose_key("secret", "x"),
+            "754fa72553b65d39622da6d88c0294bcb7381c2f11d2b95ebbd0453d5c39d57b"
+        );
+    }
+
+    #[test]
+    fn link_session_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::load(&crate::config::ConfigArgs {
+            data_dir: Some(dir.path().to_owned()),
+            secret: Some("a-test-secret-that-is-long-enough-0123".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let sealed = seal_link_session(&config, "session-token");
+        assert_eq!(
+            open_link_session(&config, &sealed).as_deref(),
+            Some("session-token")
+        );
+        assert_eq!(open(&config, "plain-token").as_deref(), Some("plain-token"));
     }
 }
