@@ -121,7 +121,7 @@ for (const setup of SETUPS) {
     const login = `oidc-${setup.name}-${Date.now()}`;
 
     await page.goto(`${setup.app}/sign-in`);
-    await page.getByRole("button", { name: "Sign in with OIDC" }).click();
+    await page.getByRole("button", { name: "Continue with OIDC" }).click();
     // The provider's own login page, then its consent page.
     await page.waitForURL((url) => url.origin === op);
     await page.locator('input[name="login"]').fill(login);
@@ -146,7 +146,7 @@ for (const setup of SETUPS) {
     // A second sign-in is the same user (returning user).
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(`${setup.app}/sign-in`);
-    await page.getByRole("button", { name: "Sign in with OIDC" }).click();
+    await page.getByRole("button", { name: "Continue with OIDC" }).click();
     await page.waitForURL((url) => url.origin === op || url.href === `${setup.app}/dashboard`);
     // The provider remembers the browser; if it asks again, its forms are submitted.
     for (let i = 0; i < 4 && new URL(page.url()).origin === op; i++) {

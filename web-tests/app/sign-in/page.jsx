@@ -30,7 +30,7 @@ export default function SignIn() {
             })
           }
         >
-          Sign in with OIDC
+          Continue with OIDC
         </button>
       </p>
       <p>New here? <Link href="/sign-up">Create an account</Link></p>
