@@ -51,7 +51,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PasswordHashing {
-    /// argon2id (m=19 MiB, t=2, p=1): OWASP's minimum, the default.
+    /// argon2id (m=12 MiB, t=3, p=1, one of OWASP's minimum configurations), the default.
     Argon2id,
     /// Better Auth's own scrypt format, for a database shared with a TypeScript server.
     Scrypt,
