@@ -106,6 +106,9 @@ pub enum ApiError {
     /// Anything else that should never happen (hashing pool gone, bad stored hash...).
     #[error("internal error: {0}")]
     Internal(String),
+    /// Readiness: the database did not answer in time (a load balancer then routes elsewhere).
+    #[error("The database is not reachable")]
+    DatabaseUnavailable,
 }
 
 /// The redirect-like fields the origin check validates, with upstream's labels.
@@ -254,6 +257,11 @@ impl ApiError {
             NotFoundEmpty => (StatusCode::NOT_FOUND, None, msg),
             BadRequestMessage(m) => (StatusCode::BAD_REQUEST, None, (*m).to_owned()),
             WithCookies { error, .. } => error.parts(),
+            DatabaseUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("DATABASE_UNAVAILABLE"),
+                msg,
+            ),
             Database(_) | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("INTERNAL_SERVER_ERROR"),

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::cookies::CookieNames;
 use crate::crypto::password::PasswordHasher;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::origins::TrustedOrigins;
 use crate::plugins::jwt::JwtSigner;
 use crate::rate_limit::RateLimiter;
@@ -18,10 +19,17 @@ pub struct AppState {
     pub jwt: JwtSigner,
     pub rate_limiter: RateLimiter,
     pub mailer: Mailer,
+    pub metrics: Metrics,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, hasher: PasswordHasher, mailer: Mailer) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        hasher: PasswordHasher,
+        mailer: Mailer,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             cookies: CookieNames::new(config.secure_cookies()),
             origins: TrustedOrigins::new(&config),
@@ -31,6 +39,7 @@ impl AppState {
             store,
             hasher,
             mailer,
+            metrics,
         }
     }
 }
