@@ -25,6 +25,9 @@ if [ ! -x "$VENV/bin/python" ] || [ "$PY_DIR/requirements.txt" -nt "$VENV/.insta
 fi
 export BETTER_AUTH_TEST_PYTHON="$VENV/bin/python"
 
+echo "== deployment files: docker-compose.yml, Dockerfile, .env.example (structure)"
+(cd "$PY_DIR" && "$VENV/bin/python" -m unittest test_deploy_files)
+
 echo "== cargo test (Rust unit and HTTP tests)"
 cargo test --workspace --all-features
 

@@ -4,7 +4,11 @@
 //!   cargo run -p better-auth-api --features example
 //!
 //! `GET /health` is public; `GET /api/me` returns the verified claims; `GET /api/protected`
-//! sits behind the `require_auth` middleware.
+//! sits behind the `require_auth` middleware. `better-auth-api healthcheck` exits 0 when
+//! `/health` answers 200 on `PORT` (container health checks without curl).
+//!
+//! `BETTER_AUTH_JWKS_URL` overrides where keys are fetched, for when the API reaches the auth
+//! server by another name than its public URL (a service name in docker compose).
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -34,8 +38,40 @@ fn env(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// `better-auth-api healthcheck`: GET /health over loopback, 200 or failure.
+fn healthcheck() -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    let port: u16 = env("PORT", "8000").parse()?;
+    let timeout = std::time::Duration::from_secs(3);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0u8; 32];
+    let n = stream.read(&mut head)?;
+    match String::from_utf8_lossy(&head[..n])
+        .split_whitespace()
+        .nth(1)
+    {
+        Some("200") => Ok(()),
+        other => Err(format!("/health answered {other:?}").into()),
+    }
+}
+
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return match healthcheck() {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("better-auth-api: unhealthy: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -58,6 +94,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if !audience.is_empty() {
         let list: Vec<&str> = audience.split(',').map(str::trim).collect();
         config = config.audiences(&list);
+    }
+    let jwks_url = env("BETTER_AUTH_JWKS_URL", "");
+    if !jwks_url.is_empty() {
+        config.jwks_url = jwks_url.parse()?;
     }
     let verifier = Verifier::new(config)?;
     let host = env("HOST", "127.0.0.1");

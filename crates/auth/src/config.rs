@@ -51,7 +51,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PasswordHashing {
-    /// argon2id (m=19 MiB, t=2, p=1): OWASP's minimum, the default.
+    /// argon2id (m=12 MiB, t=3, p=1, one of OWASP's minimum configurations), the default.
     Argon2id,
     /// Better Auth's own scrypt format, for a database shared with a TypeScript server.
     Scrypt,
@@ -136,6 +136,8 @@ pub struct ConfigArgs {
     pub trusted_proxies: Option<String>,
     #[command(flatten)]
     pub accounts: AccountArgs,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 impl ConfigArgs {
@@ -163,6 +165,7 @@ impl ConfigArgs {
             rate_limit_storage: self.rate_limit_storage,
             trusted_proxies: keep(&self.trusted_proxies),
             accounts: self.accounts.without_empty_values(),
+            deploy: self.deploy.without_empty_values(),
         }
     }
 }
@@ -199,6 +202,8 @@ struct FileConfig {
     mail: FileMail,
     #[serde(default)]
     social_providers: Vec<crate::oauth::config::FileSocialProvider>,
+    shutdown_timeout: Option<u64>,
+    metrics_addr: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -438,6 +443,10 @@ pub struct Config {
     pub mail: MailConfig,
     /// Social sign-in providers and account linking.
     pub social: crate::oauth::config::SocialConfig,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout: u64,
+    /// Where Prometheus metrics are served (`GET /metrics`); off when `None`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -463,6 +472,8 @@ impl std::fmt::Debug for Config {
             .field("user", &self.user)
             .field("mail", &self.mail)
             .field("social", &self.social)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }
@@ -570,6 +581,8 @@ impl Config {
             ));
         }
 
+        let (shutdown_timeout, metrics_addr) =
+            deploy_config(&args.deploy, file.shutdown_timeout, file.metrics_addr)?;
         let jwt = jwt_config(args, file.jwt, &base_url, &secrets)?;
         let social = crate::oauth::config::social_config(
             file.social_providers,
@@ -611,6 +624,8 @@ impl Config {
             user,
             mail,
             social,
+            shutdown_timeout,
+            metrics_addr,
         })
     }
 
@@ -1211,6 +1226,63 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, format!("{contents}\n"))
+}
+
+// ---- Running in production: shutdown, metrics, log format.
+
+/// Environment and flags for operating the server.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeployArgs {
+    /// Seconds that in-flight requests get to finish after SIGTERM/SIGINT (default 30).
+    #[arg(long, env = "BETTER_AUTH_SHUTDOWN_TIMEOUT", global = true)]
+    pub shutdown_timeout: Option<u64>,
+    /// Serve Prometheus metrics at `GET /metrics` on this address (e.g. `127.0.0.1:9464`);
+    /// off by default, and never on the public port.
+    #[arg(long, env = "BETTER_AUTH_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
+    /// Log lines as `text` (default) or `json` (one object per line).
+    #[arg(long, env = "BETTER_AUTH_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl DeployArgs {
+    fn without_empty_values(&self) -> DeployArgs {
+        DeployArgs {
+            shutdown_timeout: self.shutdown_timeout,
+            metrics_addr: self.metrics_addr.clone().filter(|s| !s.trim().is_empty()),
+            log_format: self.log_format,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+fn deploy_config(
+    args: &DeployArgs,
+    file_timeout: Option<u64>,
+    file_metrics: Option<String>,
+) -> Result<(u64, Option<std::net::SocketAddr>), ConfigError> {
+    let timeout = args.shutdown_timeout.or(file_timeout).unwrap_or(30);
+    let metrics = args
+        .metrics_addr
+        .clone()
+        .or(file_metrics)
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim().parse().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "metrics address {s:?} must be host:port, e.g. 127.0.0.1:9464"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok((timeout, metrics))
 }
 
 #[cfg(test)]

@@ -109,6 +109,9 @@ pub enum ApiError {
     /// Anything else that should never happen (hashing pool gone, bad stored hash...).
     #[error("internal error: {0}")]
     Internal(String),
+    /// Readiness: the database did not answer in time (a load balancer then routes elsewhere).
+    #[error("The database is not reachable")]
+    DatabaseUnavailable,
 }
 
 /// Errors of the social sign-in and account endpoints, with upstream's statuses and codes.
@@ -346,6 +349,11 @@ impl ApiError {
             BadRequestMessage(m) => (StatusCode::BAD_REQUEST, None, (*m).to_owned()),
             WithCookies { error, .. } => error.parts(),
             Social(e) => e.parts(),
+            DatabaseUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("DATABASE_UNAVAILABLE"),
+                msg,
+            ),
             Database(_) | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("INTERNAL_SERVER_ERROR"),

@@ -8,7 +8,9 @@ pub mod config;
 pub mod cookies;
 pub mod crypto;
 pub mod error;
+pub mod health;
 pub mod mail;
+pub mod metrics;
 pub mod models;
 pub mod oauth;
 pub mod origins;
@@ -27,7 +29,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{http::header, web, App, HttpServer};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::password::PasswordHasher;
@@ -53,9 +55,43 @@ pub async fn open_database(
 ) -> Result<DatabaseConnection, StartError> {
     let db = store::connect(&config.database_url).await?;
     if migrate {
-        Migrator::up(&db, None).await?;
+        migrate_up(&db).await?;
     }
     Ok(db)
+}
+
+/// Applies pending migrations. Safe when several replicas (or `migrate up` and `serve`)
+/// start at once: exactly one applies each migration, the others then find it applied.
+pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        // One transaction under a lock per schema: the others wait on the lock and then see
+        // the committed migrations. DDL is transactional here, so a failure leaves nothing
+        // half-applied.
+        let tx = db.begin().await?;
+        tx.execute_unprepared(
+            "select pg_advisory_xact_lock(1650551148, hashtext(current_schema()))",
+        )
+        .await?;
+        Migrator::up(&tx, None).await?;
+        return tx.commit().await;
+    }
+    // SQLite has one writer at a time and our DDL says `if not exists`; a process that
+    // loses the race on the migration record finds the migration applied by the winner.
+    let mut attempts: u64 = 0;
+    loop {
+        match Migrator::up(db, None).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempts < 5 => {
+                attempts += 1;
+                tracing::debug!(error = %e, "migration raced another process; checking again");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempts)).await;
+                if Migrator::get_pending_migrations(db).await?.is_empty() {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Everything the handlers share, ready to serve.
@@ -69,7 +105,8 @@ pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppSt
         .map_err(|e| StartError::Setup(e.to_string()))?
         .map_err(|e| StartError::Setup(e.to_string()))?;
     let mailer = mail::Mailer::start(&config.mail).map_err(|e| StartError::Setup(e.to_string()))?;
-    Ok(AppState::new(config, store, hasher, mailer))
+    let metrics = metrics::Metrics::new().map_err(|e| StartError::Setup(e.to_string()))?;
+    Ok(AppState::new(config, store, hasher, mailer, metrics))
 }
 
 /// CORS for the trusted origins with credentials: Better Auth has none itself, but a web
@@ -126,10 +163,12 @@ pub fn server(
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, StartError> {
     let base_path = state.config.base_path.clone();
+    let shutdown_timeout = state.config.shutdown_timeout;
     let server = HttpServer::new(move || {
         let shared = state.clone().into_inner();
         App::new()
             .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(metrics::record))
             .service(
                 web::scope(&base_path)
                     .wrap(actix_web::middleware::from_fn(
@@ -150,14 +189,62 @@ pub fn server(
             )
             .default_service(web::to(routes::not_found))
     })
+    // `serve` handles SIGTERM and SIGINT itself: both stop gracefully (actix would stop
+    // at once on SIGINT).
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
     .listen(listener)?
     .run();
     Ok(server)
 }
 
+/// Prometheus metrics on their own listener: `GET /metrics`.
+pub fn metrics_server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+) -> Result<actix_web::dev::Server, StartError> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(metrics::scrape))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Resolves on SIGTERM (what orchestrators send) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: shutting down"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C received: shutting down");
+    }
+}
+
 /// `better-auth-server serve`
 pub async fn serve(config: Config, migrate: bool) -> Result<(), StartError> {
     let listener = TcpListener::bind((config.host.as_str(), config.port))?;
+    let metrics_listener = config.metrics_addr.map(TcpListener::bind).transpose()?;
     let db = open_database(&config, migrate).await?;
     tracing::info!(
         address = %listener.local_addr()?,
@@ -166,8 +253,30 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), StartError> {
         "better-auth-server listening"
     );
     let state = web::Data::new(build_state(config, db).await?);
-    server(state.clone(), listener)?.await?;
+    let running = server(state.clone(), listener)?;
+    let metrics = match metrics_listener {
+        Some(l) => {
+            tracing::info!(address = %l.local_addr()?, "metrics at /metrics");
+            let m = metrics_server(state.clone(), l)?;
+            let handle = m.handle();
+            actix_web::rt::spawn(m);
+            Some(handle)
+        }
+        None => None,
+    };
+    // Graceful stop: no new connections, in-flight requests get `shutdown_timeout` seconds.
+    let handle = running.handle();
+    actix_web::rt::spawn(async move {
+        shutdown_signal().await;
+        handle.stop(true).await;
+    });
+    running.await?;
+    if let Some(m) = metrics {
+        m.stop(true).await;
+    }
     // Give mails queued by the last requests a chance to leave before the process ends.
     state.mailer.drain(std::time::Duration::from_secs(15)).await;
+    state.store.connection().clone().close().await?;
+    tracing::info!("stopped");
     Ok(())
 }

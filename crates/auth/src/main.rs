@@ -3,11 +3,11 @@
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
-use better_auth_server::config::{Config, ConfigArgs};
+use better_auth_server::config::{Config, ConfigArgs, LogFormat};
 use better_auth_server::models::Timestamp;
 use better_auth_server::plugins::jwt::{signing_row, JwtSigner};
 use better_auth_server::store::Store;
-use better_auth_server::{open_database, serve, StartError};
+use better_auth_server::{migrate_up, open_database, serve, StartError};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +40,9 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Exit 0 when the server on the configured host and port is ready (its database
+    /// answers), 1 otherwise: for container health checks.
+    Healthcheck,
 }
 
 #[derive(Subcommand)]
@@ -65,16 +68,15 @@ enum MigrateAction {
     Fresh,
 }
 
-fn init_logging() {
+fn init_logging(format: Option<LogFormat>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::env::var("BETTER_AUTH_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
+    match format.unwrap_or_default() {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }
 
@@ -85,7 +87,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Migrate { action } => {
             let db = open_database(&config, false).await?;
             match action {
-                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Up => migrate_up(&db).await?,
                 MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
                 MigrateAction::Fresh => Migrator::fresh(&db).await?,
                 MigrateAction::Status => {
@@ -95,6 +97,9 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                 }
             }
             Ok(())
+        }
+        Command::Healthcheck => {
+            better_auth_server::health::check(&config).map_err(StartError::Setup)
         }
         Command::Keys { action } => {
             let db = open_database(&config, true).await?;
@@ -139,8 +144,9 @@ async fn run(cli: Cli) -> Result<(), StartError> {
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    init_logging();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    init_logging(cli.config.deploy.log_format);
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::cookies::CookieNames;
 use crate::crypto::password::PasswordHasher;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::oauth::OAuth;
 use crate::origins::TrustedOrigins;
 use crate::plugins::jwt::JwtSigner;
@@ -21,10 +22,17 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Social sign-in providers (HTTP client, discovery and JWKS caches).
     pub oauth: OAuth,
+    pub metrics: Metrics,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, hasher: PasswordHasher, mailer: Mailer) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        hasher: PasswordHasher,
+        mailer: Mailer,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             cookies: CookieNames::new(config.secure_cookies()),
             origins: TrustedOrigins::new(&config),
@@ -35,6 +43,7 @@ impl AppState {
             store,
             hasher,
             mailer,
+            metrics,
         }
     }
 }

@@ -66,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/update-session").route(web::post().to(session::update_session)))
         .service(resource("/ok").route(web::get().to(ok_error::ok)))
         .service(resource("/error").route(web::get().to(ok_error::error_page)))
+        .service(resource("/readyz").route(web::get().to(crate::health::ready)))
         .configure(crate::plugins::jwt::configure)
         .configure(social_routes);
 }

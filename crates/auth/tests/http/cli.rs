@@ -9,7 +9,7 @@ use crate::on_both_databases;
 const BIN: &str = env!("CARGO_BIN_EXE_better-auth-server");
 
 /// The binary with a clean environment: no inherited secret or database settings.
-fn command(data_dir: &std::path::Path) -> Command {
+pub(crate) fn command(data_dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     for var in [
         "BETTER_AUTH_SECRET",
@@ -27,7 +27,7 @@ fn command(data_dir: &std::path::Path) -> Command {
     cmd
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,7 +35,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -44,7 +44,7 @@ impl Drop for Running {
     }
 }
 
-async fn wait_until_up(url: &str) {
+pub(crate) async fn wait_until_up(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if reqwest::get(url).await.is_ok_and(|r| r.status() == 200) {

@@ -142,7 +142,7 @@ async fn hashing_modes(b: Backend) {
     };
     srv.sign_up("argon@example.com", "password123").await;
     let h = stored_password(&srv, "argon@example.com").await;
-    assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+    assert!(h.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"), "{h}");
     srv.stop().await;
 
     let Some(srv) = TestServer::start_with(b, |c| {

@@ -29,7 +29,12 @@ async fn jwks(srv: &TestServer) -> JwkSet {
 }
 
 /// Verifies like an API consumer: key by `kid` from /jwks, algorithm pinned to EdDSA.
-fn verify(set: &JwkSet, token: &str, issuer: &str, audience: &[&str]) -> Result<Value, String> {
+pub(crate) fn verify(
+    set: &JwkSet,
+    token: &str,
+    issuer: &str,
+    audience: &[&str],
+) -> Result<Value, String> {
     verify_as(Algorithm::EdDSA, set, token, issuer, audience)
 }
 

@@ -15,6 +15,7 @@ mod account_lifecycle;
 mod bearer;
 mod cli;
 mod compat;
+mod deploy;
 mod email_password;
 mod input_limits;
 mod jwt;

@@ -1,8 +1,9 @@
 //! Signs JWTs with the current key and serves the public JWKS, both from memory.
 //!
 //! The decrypted signing key and the serialised `/jwks` body are cached; they are re-read
-//! from the database at most every [`RELOAD_AFTER`] so that a rotation done by another
-//! process (or `better-auth-server keys rotate`) is picked up without a restart.
+//! from the database every [`RELOAD_AFTER`] so that a key made or rotated by another
+//! replica (or `better-auth-server keys rotate`) is published and used here within seconds,
+//! without a restart. One small query per interval; the key is decrypted only when it changed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -19,7 +20,7 @@ use crate::models::{Timestamp, User};
 use crate::store::jwks::JwkRow;
 use crate::store::Store;
 
-const RELOAD_AFTER: Duration = Duration::from_secs(60);
+const RELOAD_AFTER: Duration = Duration::from_secs(5);
 
 struct Cached<T> {
     value: T,
@@ -158,10 +159,15 @@ impl JwtSigner {
             .and_then(|g| g.as_ref().map(|c| c.value.clone()));
         let key = match previous {
             Some(p) if p.kid == row.id => p,
-            _ => Arc::new(
-                keys::signing_key(&self.secrets, row)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            ),
+            _ => {
+                // A key we did not sign with before (made here or by another replica):
+                // publish it in our /jwks at once, before our first token with it goes out.
+                self.forget_jwks();
+                Arc::new(
+                    keys::signing_key(&self.secrets, row)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                )
+            }
         };
         Cached::put(&self.current, key.clone(), key.expires_at);
         Ok(key)
