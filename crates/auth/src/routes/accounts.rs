@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::body::{self, MediaTypes, Validator};
 use crate::error::{ApiError, ApiResult, SocialError};
 use crate::models::Timestamp;
-use crate::oauth::{tokens, Tokens};
+use crate::oauth::{tokens, Provider, Tokens};
 use crate::state::AppState;
 use crate::store::oauth_accounts::{Account, TokenUpdate};
 
@@ -125,6 +125,40 @@ async fn selected_account(
         .ok_or_else(|| SocialError::AccountNotFound.into())
 }
 
+/// Exchanges a refresh token for new provider tokens and stores them (sealed when
+/// `encrypt_oauth_tokens` asks for it). `refresh_expiry_fallback` is kept when the provider
+/// sends no new refresh-token expiry; `failure` is the error the calling endpoint answers.
+async fn refresh_and_store(
+    state: &AppState,
+    provider: &Provider,
+    account: &Account,
+    refresh: &str,
+    refresh_expiry_fallback: Option<Timestamp>,
+    failure: SocialError,
+) -> ApiResult<Tokens> {
+    let mut t = provider.refresh(&state.oauth, refresh).await.map_err(|e| {
+        tracing::warn!(provider = account.provider_id, error = %e, "token refresh failed");
+        failure
+    })?;
+    t.refresh_token_expires_at = t.refresh_token_expires_at.or(refresh_expiry_fallback);
+    let config = &state.config;
+    state
+        .store
+        .update_account_tokens(
+            &account.id,
+            &TokenUpdate {
+                access_token: tokens::seal(config, t.access_token.as_deref()),
+                refresh_token: tokens::seal(config, t.refresh_token.as_deref()),
+                id_token: t.id_token.clone(),
+                access_token_expires_at: t.access_token_expires_at,
+                refresh_token_expires_at: t.refresh_token_expires_at,
+                scope: None,
+            },
+        )
+        .await?;
+    Ok(t)
+}
+
 /// Upstream's `getValidAccessToken`: the stored token, refreshed first when it expires
 /// within 5 seconds and a refresh token exists.
 async fn valid_access_token(state: &AppState, account: &Account) -> ApiResult<Value> {
@@ -139,27 +173,15 @@ async fn valid_access_token(state: &AppState, account: &Account) -> ApiResult<Va
     let mut fresh: Option<Tokens> = None;
     if let (Some(stored), true) = (&account.refresh_token, expiring) {
         let refresh = tokens::open(config, stored).ok_or(SocialError::FailedToGetAccessToken)?;
-        let t = provider
-            .refresh(&state.oauth, &refresh)
-            .await
-            .map_err(|e| {
-                tracing::warn!(provider = account.provider_id, error = %e, "token refresh failed");
-                SocialError::FailedToGetAccessToken
-            })?;
-        state
-            .store
-            .update_account_tokens(
-                &account.id,
-                &TokenUpdate {
-                    access_token: tokens::seal(config, t.access_token.as_deref()),
-                    refresh_token: tokens::seal(config, t.refresh_token.as_deref()),
-                    id_token: t.id_token.clone(),
-                    access_token_expires_at: t.access_token_expires_at,
-                    refresh_token_expires_at: t.refresh_token_expires_at,
-                    scope: None,
-                },
-            )
-            .await?;
+        let t = refresh_and_store(
+            state,
+            &provider,
+            account,
+            &refresh,
+            None,
+            SocialError::FailedToGetAccessToken,
+        )
+        .await?;
         fresh = Some(t);
     }
     let access_token = match fresh.as_ref().and_then(|t| t.access_token.clone()) {
@@ -219,30 +241,15 @@ pub async fn refresh_token(
     };
     let config = &state.config;
     let refresh = tokens::open(config, stored).ok_or(SocialError::FailedToRefreshAccessToken)?;
-    let t = provider
-        .refresh(&state.oauth, &refresh)
-        .await
-        .map_err(|e| {
-            tracing::warn!(provider = account.provider_id, error = %e, "token refresh failed");
-            SocialError::FailedToRefreshAccessToken
-        })?;
-    let refresh_expires = t
-        .refresh_token_expires_at
-        .or(account.refresh_token_expires_at);
-    state
-        .store
-        .update_account_tokens(
-            &account.id,
-            &TokenUpdate {
-                access_token: tokens::seal(config, t.access_token.as_deref()),
-                refresh_token: tokens::seal(config, t.refresh_token.as_deref()),
-                id_token: t.id_token.clone(),
-                access_token_expires_at: t.access_token_expires_at,
-                refresh_token_expires_at: refresh_expires,
-                scope: None,
-            },
-        )
-        .await?;
+    let t = refresh_and_store(
+        &state,
+        &provider,
+        &account,
+        &refresh,
+        account.refresh_token_expires_at,
+        SocialError::FailedToRefreshAccessToken,
+    )
+    .await?;
     let mut out = Map::new();
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -258,7 +265,10 @@ pub async fn refresh_token(
         "accessTokenExpiresAt",
         t.access_token_expires_at.map(|v| json!(v)),
     );
-    put("refreshTokenExpiresAt", refresh_expires.map(|v| json!(v)));
+    put(
+        "refreshTokenExpiresAt",
+        t.refresh_token_expires_at.map(|v| json!(v)),
+    );
     put("scope", account.scope.clone().map(|v| json!(v)));
     put(
         "idToken",
