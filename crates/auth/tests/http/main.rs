@@ -22,5 +22,6 @@ mod jwt;
 mod load;
 mod origin_and_cors;
 mod rate_limit;
+mod redis;
 mod secrets;
 mod sessions;
