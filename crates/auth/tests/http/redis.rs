@@ -268,3 +268,67 @@ async fn an_unreachable_redis_stops_the_start() {
     assert!(log.contains("redis"), "{log}");
     assert!(!log.contains("hunter2-secret"), "{log}");
 }
+
+/// A Redis of this test's own (`redis-server` on a free port, nothing on disk), so that it
+/// can be stopped without disturbing the shared one.
+fn private_redis(dir: &std::path::Path) -> Option<(Running, String)> {
+    let port = free_port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn();
+    match child {
+        Ok(child) => Some((Running(child), format!("redis://127.0.0.1:{port}"))),
+        Err(e) => {
+            assert!(
+                std::env::var("BETTER_AUTH_REQUIRE_REDIS").as_deref() != Ok("1"),
+                "BETTER_AUTH_REQUIRE_REDIS=1 but redis-server cannot start: {e}"
+            );
+            eprintln!("no redis-server ({e}): skipping");
+            None
+        }
+    }
+}
+
+/// Redis going away while the server runs: requests are let through (and logged), not
+/// answered 500 or 429; when Redis is back, limits apply again.
+#[actix_web::test]
+async fn requests_pass_while_redis_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mut redis_server, url)) = private_redis(dir.path()) else {
+        return;
+    };
+    let up = async {
+        loop {
+            if let Ok(c) = redis::Client::open(url.as_str()) {
+                if c.get_multiplexed_async_connection().await.is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), up)
+        .await
+        .expect("private redis-server up");
+    let a = TestServer::start_with(Backend::Sqlite, |c| with_redis(&url, "", c))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(sign_in(&a).await.status, 401);
+    }
+    assert_eq!(sign_in(&a).await.status, 429);
+    redis_server.0.kill().unwrap();
+    redis_server.0.wait().unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(sign_in(&a).await.status, 401, "let through without Redis");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no long stalls"
+    );
+    a.stop().await;
+}
