@@ -128,7 +128,9 @@ pub struct ConfigArgs {
     /// Rate limiting (default on): `false` turns it off.
     #[arg(long, env = "BETTER_AUTH_RATE_LIMIT_ENABLED", global = true)]
     pub rate_limit_enabled: Option<bool>,
-    /// Where rate-limit counters live: `memory` (one process) or `database` (shared by replicas).
+    /// Where rate-limit counters live: `memory` (one process), `database` or `redis` (shared
+    /// by replicas; `secondary-storage` is upstream's name for it). Default: `redis` when
+    /// `REDIS_URL` is set, `memory` otherwise.
     #[arg(long, env = "BETTER_AUTH_RATE_LIMIT_STORAGE", global = true)]
     pub rate_limit_storage: Option<RateLimitStorage>,
     /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` is believed.
@@ -138,6 +140,8 @@ pub struct ConfigArgs {
     pub accounts: AccountArgs,
     #[command(flatten)]
     pub deploy: DeployArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 impl ConfigArgs {
@@ -166,6 +170,7 @@ impl ConfigArgs {
             trusted_proxies: keep(&self.trusted_proxies),
             accounts: self.accounts.without_empty_values(),
             deploy: self.deploy.without_empty_values(),
+            redis: self.redis.without_empty_values(),
         }
     }
 }
@@ -204,6 +209,8 @@ struct FileConfig {
     social_providers: Vec<crate::oauth::config::FileSocialProvider>,
     shutdown_timeout: Option<u64>,
     metrics_addr: Option<String>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -392,6 +399,10 @@ pub enum RateLimitStorage {
     Memory,
     /// The `rateLimit` table, as upstream's `storage: "database"`: shared by replicas.
     Database,
+    /// Redis (`REDIS_URL`), as upstream's `storage: "secondary-storage"`: shared by replicas.
+    #[serde(alias = "secondary-storage")]
+    #[value(alias = "secondary-storage")]
+    Redis,
 }
 
 /// At most `max` requests per `window` seconds.
@@ -447,6 +458,8 @@ pub struct Config {
     pub shutdown_timeout: u64,
     /// Where Prometheus metrics are served (`GET /metrics`); off when `None`.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Secondary storage (upstream's `secondaryStorage`); off when `None`.
+    pub redis: Option<RedisConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -474,6 +487,7 @@ impl std::fmt::Debug for Config {
             .field("social", &self.social)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("metrics_addr", &self.metrics_addr)
+            .field("redis", &self.redis)
             .finish()
     }
 }
@@ -545,7 +559,8 @@ impl Config {
         for secret in secrets.all() {
             check_secret(secret, allow_weak)?;
         }
-        let rate_limit = rate_limit_config(args, file.rate_limit)?;
+        let redis = redis_config(&args.redis, file.redis_url, file.redis_prefix)?;
+        let rate_limit = rate_limit_config(args, file.rate_limit, redis.is_some())?;
         let trusted_proxies = parse_trusted_proxies(
             args.trusted_proxies
                 .as_deref()
@@ -626,6 +641,7 @@ impl Config {
             social,
             shutdown_timeout,
             metrics_addr,
+            redis,
         })
     }
 
@@ -1098,6 +1114,7 @@ fn full_base_url(text: &str, base_path: &str) -> Result<Url, ConfigError> {
 fn rate_limit_config(
     args: &ConfigArgs,
     file: FileRateLimit,
+    have_redis: bool,
 ) -> Result<RateLimitConfig, ConfigError> {
     let limit = |window: Option<u64>, max: Option<u64>, what: &str| {
         let limit = Limit {
@@ -1133,13 +1150,24 @@ fn rate_limit_config(
             limit,
         });
     }
+    // Upstream: "secondary-storage" is the default when a secondary storage exists.
+    let storage = args
+        .rate_limit_storage
+        .or(file.storage)
+        .unwrap_or(if have_redis {
+            RateLimitStorage::Redis
+        } else {
+            RateLimitStorage::Memory
+        });
+    if storage == RateLimitStorage::Redis && !have_redis {
+        return Err(ConfigError::Invalid(
+            "rate limit storage `redis` needs REDIS_URL (or redis_url in the config file)".into(),
+        ));
+    }
     Ok(RateLimitConfig {
         enabled: args.rate_limit_enabled.or(file.enabled).unwrap_or(true),
         default,
-        storage: args
-            .rate_limit_storage
-            .or(file.storage)
-            .unwrap_or(RateLimitStorage::Memory),
+        storage,
         rules,
     })
 }
@@ -1285,6 +1313,79 @@ fn deploy_config(
     Ok((timeout, metrics))
 }
 
+// ---- Secondary storage in Redis.
+
+/// Environment and flags for Redis.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RedisArgs {
+    /// Redis as secondary storage (`redis://[:password@]host:6379[/db]`): rate limits go
+    /// there by default. Off when unset.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+    /// A prefix for every key we write (default none, as upstream), to share one Redis
+    /// between deployments.
+    #[arg(long, env = "BETTER_AUTH_REDIS_PREFIX", global = true)]
+    pub redis_prefix: Option<String>,
+}
+
+impl RedisArgs {
+    fn without_empty_values(&self) -> RedisArgs {
+        RedisArgs {
+            redis_url: self.redis_url.clone().filter(|s| !s.trim().is_empty()),
+            redis_prefix: self.redis_prefix.clone().filter(|s| !s.is_empty()),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    pub url: String,
+    /// Put before every key; empty by default so that a TypeScript server without a prefix
+    /// counts together with us.
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    // The URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact_url(&self.url))
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+fn redis_config(
+    args: &RedisArgs,
+    file_url: Option<String>,
+    file_prefix: Option<String>,
+) -> Result<Option<RedisConfig>, ConfigError> {
+    let Some(url) = args
+        .redis_url
+        .clone()
+        .or(file_url)
+        .filter(|s| !s.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let scheme_ok =
+        Url::parse(url.trim()).is_ok_and(|u| matches!(u.scheme(), "redis" | "redis+unix" | "unix"));
+    if !scheme_ok {
+        // Not echoed: an unparsable URL cannot be redacted and may hold a password.
+        return Err(ConfigError::Invalid(
+            "REDIS_URL must look like redis://[:password@]host:port[/db]".into(),
+        ));
+    }
+    Ok(Some(RedisConfig {
+        url: url.trim().to_owned(),
+        prefix: args
+            .redis_prefix
+            .clone()
+            .or(file_prefix)
+            .unwrap_or_default(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1294,6 +1395,41 @@ mod tests {
             data_dir: Some(dir.to_owned()),
             ..ConfigArgs::default()
         }
+    }
+
+    #[test]
+    fn redis_url_makes_redis_the_rate_limit_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path());
+        a.secret = Some("x".repeat(32));
+        assert_eq!(
+            Config::load(&a).unwrap().rate_limit.storage,
+            RateLimitStorage::Memory
+        );
+        a.rate_limit_storage = Some(RateLimitStorage::Redis);
+        assert!(
+            matches!(Config::load(&a), Err(ConfigError::Invalid(m)) if m.contains("REDIS_URL"))
+        );
+        a.rate_limit_storage = None;
+        a.redis.redis_url = Some("redis://:hunter2@127.0.0.1:6379/0".into());
+        let c = Config::load(&a).unwrap();
+        assert_eq!(c.rate_limit.storage, RateLimitStorage::Redis);
+        assert_eq!(c.redis.as_ref().unwrap().prefix, "");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        a.rate_limit_storage = Some(RateLimitStorage::Database);
+        assert_eq!(
+            Config::load(&a).unwrap().rate_limit.storage,
+            RateLimitStorage::Database
+        );
+        a.redis.redis_url = Some("http://:hunter2@x".into());
+        let err = Config::load(&a).unwrap_err().to_string();
+        assert!(
+            err.contains("REDIS_URL") && !err.contains("hunter2"),
+            "{err}"
+        );
+        // Upstream's name for it, in the file.
+        let file: FileRateLimit = toml::from_str(r#"storage = "secondary-storage""#).unwrap();
+        assert_eq!(file.storage, Some(RateLimitStorage::Redis));
     }
 
     #[test]

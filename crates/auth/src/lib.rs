@@ -17,6 +17,7 @@ pub mod origins;
 pub mod plugins;
 pub mod rate_limit;
 pub mod routes;
+pub mod secondary_storage;
 pub mod state;
 pub mod store;
 
@@ -106,7 +107,19 @@ pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppSt
         .map_err(|e| StartError::Setup(e.to_string()))?;
     let mailer = mail::Mailer::start(&config.mail).map_err(|e| StartError::Setup(e.to_string()))?;
     let metrics = metrics::Metrics::new().map_err(|e| StartError::Setup(e.to_string()))?;
-    Ok(AppState::new(config, store, hasher, mailer, metrics))
+    let redis = match &config.redis {
+        Some(c) => Some(
+            secondary_storage::Redis::connect(c)
+                .await
+                .map_err(|e| StartError::Setup(format!("redis: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut state = AppState::new(config, store, hasher, mailer, metrics);
+    if let Some(redis) = redis {
+        state.rate_limiter.use_redis(redis);
+    }
+    Ok(state)
 }
 
 /// CORS for the trusted origins with credentials: Better Auth has none itself, but a web

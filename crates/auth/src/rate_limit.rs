@@ -2,8 +2,14 @@
 //! against `"<client ip>|<path>"`; 100 per 10 s by default, stricter rules on the paths
 //! that send mail or check passwords; a refused request gets `429` and `X-Retry-After`.
 //!
-//! Counters live in this process (`memory`) or in the `rateLimit` table (`database`), where
-//! several replicas share them.
+//! Counters live in this process (`memory`), in the `rateLimit` table (`database`) or in
+//! Redis (`redis`, upstream's `secondary-storage`); the last two are shared by replicas.
+//!
+//! In Redis we keep upstream's 1.7 secondary-storage format so that a TypeScript server on the
+//! same Redis counts together with us: the key is `"<ip>|<path>"` (after our optional
+//! prefix), the value an integer counter, created with a TTL of the rule's window and never
+//! extended. That is a fixed window from the first request, where `memory` and `database`
+//! run the window from the last counted request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +24,7 @@ use regex::Regex;
 use crate::client_ip::{client_ip, rate_limit_identity};
 use crate::config::{Limit, RateLimitConfig, RateLimitStorage};
 use crate::models::Timestamp;
+use crate::secondary_storage::Redis;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -34,7 +41,23 @@ pub struct RateLimiter {
     /// The longest window of any rule: counters older than this are dead.
     longest_window_ms: i64,
     memory: Mutex<HashMap<String, Counter>>,
+    /// Set at start when `REDIS_URL` is configured.
+    redis: Option<Redis>,
+    increment: redis::Script,
 }
+
+/// Upstream's `SecondaryStorage.increment(key, ttl)` in one atomic step: count, and give a
+/// new counter its TTL (also one left without, so no counter lives forever). Returns the
+/// count and the milliseconds left in the window.
+const INCREMENT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1]) * 1000
+end
+return {count, ttl}
+";
 
 struct Counter {
     count: u64,
@@ -105,7 +128,14 @@ impl RateLimiter {
             custom,
             longest_window_ms: i64::try_from(longest.saturating_mul(1000)).unwrap_or(i64::MAX),
             memory: Mutex::new(HashMap::new()),
+            redis: None,
+            increment: redis::Script::new(INCREMENT),
         }
+    }
+
+    /// Counters go to Redis when the storage is `redis`.
+    pub fn use_redis(&mut self, redis: Redis) {
+        self.redis = Some(redis);
     }
 
     /// The limit for a path after the base path (`/sign-in/email`); `None`: not limited.
@@ -141,6 +171,32 @@ impl RateLimiter {
                 .max(1),
         };
         match self.config.storage {
+            RateLimitStorage::Redis => {
+                let Some(redis) = &self.redis else {
+                    // Only a test building the state by hand gets here: the start connects.
+                    tracing::warn!("rate limit storage is redis but no connection; allowed");
+                    return Decision::Allow;
+                };
+                let result: redis::RedisResult<(i64, i64)> = self
+                    .increment
+                    .key(redis.key(key))
+                    .arg(limit.window)
+                    .invoke_async(&mut redis.connection())
+                    .await;
+                match result {
+                    Ok((count, _)) if count <= max => Decision::Allow,
+                    // The time left until the counter expires (upstream says the whole window).
+                    Ok((_, ttl_ms)) => Decision::Refuse {
+                        retry_after: u64::try_from((ttl_ms + 999) / 1000).unwrap_or(1).max(1),
+                    },
+                    Err(e) => {
+                        // As with the database: an outage of the counter store must not
+                        // lock everybody out. Logged without the key (it holds the IP).
+                        tracing::warn!(error = %e, "rate limit storage (redis) failed; request allowed");
+                        Decision::Allow
+                    }
+                }
+            }
             RateLimitStorage::Database => {
                 match store.count_request(key, now_ms, window_ms, max).await {
                     Ok(c) if c.count > max => retry(c.last_request_ms),

@@ -19,6 +19,8 @@ pub(crate) fn command(data_dir: &std::path::Path) -> Command {
         "BETTER_AUTH_TRUSTED_ORIGINS",
         "HOST",
         "PORT",
+        "REDIS_URL",
+        "BETTER_AUTH_REDIS_PREFIX",
     ] {
         cmd.env_remove(var);
     }

@@ -22,6 +22,7 @@ mod jwt;
 mod load;
 mod origin_and_cors;
 mod rate_limit;
+mod redis;
 mod secrets;
 mod sessions;
 mod social;
