@@ -209,16 +209,25 @@ async fn valid_access_token(state: &AppState, account: &Account) -> ApiResult<Va
     Ok(Value::Object(out))
 }
 
+/// The account a token endpoint's JSON body selects (`accountId` or `providerId`).
+async fn account_from_body(
+    req: &HttpRequest,
+    state: &AppState,
+    bytes: &web::Bytes,
+) -> ApiResult<Account> {
+    let raw = body::read(req, bytes, state, MediaTypes::Json)?;
+    let fields = body::record(raw.as_ref())?;
+    let id = selection(fields, "body")?;
+    selected_account(req, state, id).await
+}
+
 /// `POST /get-access-token`
 pub async fn get_access_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     bytes: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let raw = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let fields = body::record(raw.as_ref())?;
-    let id = selection(fields, "body")?;
-    let account = selected_account(&req, &state, id).await?;
+    let account = account_from_body(&req, &state, &bytes).await?;
     Ok(HttpResponse::Ok().json(valid_access_token(&state, &account).await?))
 }
 
@@ -228,10 +237,7 @@ pub async fn refresh_token(
     state: web::Data<AppState>,
     bytes: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let raw = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let fields = body::record(raw.as_ref())?;
-    let id = selection(fields, "body")?;
-    let account = selected_account(&req, &state, id).await?;
+    let account = account_from_body(&req, &state, &bytes).await?;
     let provider = state
         .oauth
         .provider(&account.provider_id)

@@ -167,7 +167,8 @@ pub fn js_length(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
-fn type_name(v: Option<&Value>) -> &'static str {
+/// The JavaScript type name zod reports for a JSON value (`undefined` when absent).
+pub(crate) fn type_name(v: Option<&Value>) -> &'static str {
     match v {
         None => "undefined",
         Some(Value::Null) => "null",

@@ -56,17 +56,6 @@ struct SocialBody {
     additional_data: Map<String, Value>,
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn parse_social_body(body: Option<&Value>) -> ApiResult<SocialBody> {
     let mut v = Validator::object(body, false)?;
     let provider = v.string("provider").map(str::to_owned);
@@ -82,7 +71,7 @@ fn parse_social_body(body: Option<&Value>) -> ApiResult<SocialBody> {
     let mut expected = |key: &str, ty: &str, got: &Value| {
         issues.push(format!(
             "[body.{key}] Invalid input: expected {ty}, received {}",
-            type_name(got)
+            body::type_name(Some(got))
         ));
     };
     let mut scopes = Vec::new();
@@ -128,7 +117,7 @@ fn parse_social_body(body: Option<&Value>) -> ApiResult<SocialBody> {
                 Some(other) => {
                     issues.push(format!(
                         "[body.idToken.{k}] Invalid input: expected string, received {}",
-                        type_name(other)
+                        body::type_name(Some(other))
                     ));
                     None
                 }
@@ -138,7 +127,7 @@ fn parse_social_body(body: Option<&Value>) -> ApiResult<SocialBody> {
                 other => {
                     issues.push(format!(
                         "[body.idToken.token] Invalid input: expected string, received {}",
-                        other.map_or("undefined", type_name)
+                        body::type_name(other)
                     ));
                     None
                 }

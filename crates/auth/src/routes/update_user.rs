@@ -47,7 +47,7 @@ pub async fn update_user(
         }
         Some(other) => issues.push(format!(
             "[body.name] Invalid input: expected string, received {}",
-            json_type(other)
+            body::type_name(Some(other))
         )),
     }
     match fields.get("image") {
@@ -62,7 +62,7 @@ pub async fn update_user(
         }
         Some(other) => issues.push(format!(
             "[body.image] Invalid input: expected string, received {}",
-            json_type(other)
+            body::type_name(Some(other))
         )),
     }
     if !issues.is_empty() {
@@ -90,17 +90,6 @@ fn truthy(v: &Value) -> bool {
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
         Value::String(s) => !s.is_empty(),
         _ => true,
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
