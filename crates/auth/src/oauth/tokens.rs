@@ -6,6 +6,8 @@ use sha2::Sha256;
 
 use crate::config::Config;
 use crate::crypto::symmetric;
+use crate::oauth::Tokens;
+use crate::store::oauth_accounts::TokenUpdate;
 
 /// A token as it is stored: encrypted with the secret when the option asks for it.
 pub fn seal(config: &Config, token: Option<&str>) -> Option<String> {
@@ -63,6 +65,19 @@ pub fn open_link_session(config: &Config, sealed: &str) -> Option<String> {
         .secrets
         .all()
         .find_map(|s| symmetric::decrypt(&purpose_key(s, LINK_PURPOSE), sealed).ok())
+}
+
+/// The token columns a provider's answer writes: access and refresh tokens sealed as
+/// configured, the ID token and expiries as they came; `scope` left to the caller.
+pub fn sealed_update(config: &Config, t: &Tokens) -> TokenUpdate {
+    TokenUpdate {
+        access_token: seal(config, t.access_token.as_deref()),
+        refresh_token: seal(config, t.refresh_token.as_deref()),
+        id_token: t.id_token.clone(),
+        access_token_expires_at: t.access_token_expires_at,
+        refresh_token_expires_at: t.refresh_token_expires_at,
+        scope: None,
+    }
 }
 
 #[cfg(test)]

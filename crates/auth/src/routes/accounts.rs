@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult, SocialError};
 use crate::models::Timestamp;
 use crate::oauth::{tokens, Provider, Tokens};
 use crate::state::AppState;
-use crate::store::oauth_accounts::{Account, TokenUpdate};
+use crate::store::oauth_accounts::Account;
 
 fn scopes(scope: Option<&str>) -> Vec<String> {
     scope
@@ -141,20 +141,9 @@ async fn refresh_and_store(
         failure
     })?;
     t.refresh_token_expires_at = t.refresh_token_expires_at.or(refresh_expiry_fallback);
-    let config = &state.config;
     state
         .store
-        .update_account_tokens(
-            &account.id,
-            &TokenUpdate {
-                access_token: tokens::seal(config, t.access_token.as_deref()),
-                refresh_token: tokens::seal(config, t.refresh_token.as_deref()),
-                id_token: t.id_token.clone(),
-                access_token_expires_at: t.access_token_expires_at,
-                refresh_token_expires_at: t.refresh_token_expires_at,
-                scope: None,
-            },
-        )
+        .update_account_tokens(&account.id, &tokens::sealed_update(&state.config, &t))
         .await?;
     Ok(t)
 }

@@ -473,12 +473,8 @@ async fn handle_user_info(
     };
     let email = info.email.clone().unwrap_or_default().to_lowercase();
     let sealed = TokenUpdate {
-        access_token: tokens::seal(config, tokens.access_token.as_deref()),
-        refresh_token: tokens::seal(config, tokens.refresh_token.as_deref()),
-        id_token: tokens.id_token.clone(),
-        access_token_expires_at: tokens.access_token_expires_at,
-        refresh_token_expires_at: tokens.refresh_token_expires_at,
         scope: (!tokens.scopes.is_empty()).then(|| tokens.scopes.join(",")),
+        ..tokens::sealed_update(config, tokens)
     };
 
     let owned = store
@@ -816,14 +812,7 @@ async fn link_account(
     if !same_email(info.email.as_deref(), &link.email) && !linking.allow_different_emails {
         return Err("email_does_not_match");
     }
-    let sealed = TokenUpdate {
-        access_token: tokens::seal(config, tokens.access_token.as_deref()),
-        refresh_token: tokens::seal(config, tokens.refresh_token.as_deref()),
-        id_token: tokens.id_token.clone(),
-        access_token_expires_at: tokens.access_token_expires_at,
-        refresh_token_expires_at: tokens.refresh_token_expires_at,
-        scope: None,
-    };
+    let sealed = tokens::sealed_update(config, tokens);
     match store
         .find_account_by_key(provider.id(), &info.account_id)
         .await
