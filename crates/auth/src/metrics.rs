@@ -134,10 +134,7 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     if let Ok(rows) = state.store.list_jwks().await {
         let now = Timestamp::now();
         let grace = state.config.jwt.grace_period;
-        let published = rows
-            .iter()
-            .filter(|r| r.expires_at.is_none_or(|e| e.plus_seconds(grace) > now))
-            .count();
+        let published = rows.iter().filter(|r| r.is_published(now, grace)).count();
         m.jwks_keys
             .set(i64::try_from(published).unwrap_or(i64::MAX));
     }

@@ -22,6 +22,17 @@ impl JwkRow {
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.expires_at.is_none_or(|e| e > now)
     }
+
+    /// When the key leaves `/jwks`: `expiresAt + gracePeriod` (never without an expiry).
+    pub fn published_until(&self, grace_seconds: i64) -> Option<Timestamp> {
+        self.expires_at.map(|e| e.plus_seconds(grace_seconds))
+    }
+
+    /// Still listed at `/jwks`, so tokens it signed still verify.
+    pub fn is_published(&self, now: Timestamp, grace_seconds: i64) -> bool {
+        self.published_until(grace_seconds)
+            .is_none_or(|end| end > now)
+    }
 }
 
 /// Arbitrary constant for `pg_advisory_xact_lock`: serialises key creation across processes.
@@ -74,8 +85,7 @@ impl Store {
             key.public_key.clone().into(),
             key.private_key.clone().into(),
             codec::time(b, key.created_at),
-            key.expires_at
-                .map_or(codec::null_time(b), |t| codec::time(b, t)),
+            codec::opt_time(b, key.expires_at),
             key.alg.clone().into(),
             key.crv.clone().into(),
         ]

@@ -274,10 +274,10 @@ impl JwtSigner {
         // The body changes when the first published, expiring key leaves its grace period.
         let mut first_removal: Option<Timestamp> = None;
         for row in store.list_jwks().await? {
-            let end = row.expires_at.map(|e| e.plus_seconds(grace));
-            if end.is_some_and(|end| end <= now) {
+            if !row.is_published(now, grace) {
                 continue;
             }
+            let end = row.published_until(grace);
             keys.push(Value::Object(
                 keys::public_entry(&row).map_err(|e| ApiError::Internal(e.to_string()))?,
             ));
