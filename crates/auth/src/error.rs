@@ -146,8 +146,6 @@ pub enum SocialError {
     ProviderNotSupported(String),
     #[error("Failed to get a valid access token")]
     FailedToGetAccessToken,
-    #[error("Provider {0} does not support token refreshing.")]
-    TokenRefreshNotSupported(String),
     #[error("Refresh token not found")]
     RefreshTokenNotFound,
     #[error("Failed to refresh access token")]
@@ -183,7 +181,6 @@ impl SocialError {
             AccountNotFound => (StatusCode::BAD_REQUEST, "ACCOUNT_NOT_FOUND"),
             ProviderNotSupported(_) => (StatusCode::BAD_REQUEST, "PROVIDER_NOT_SUPPORTED"),
             FailedToGetAccessToken => (StatusCode::BAD_REQUEST, "FAILED_TO_GET_ACCESS_TOKEN"),
-            TokenRefreshNotSupported(_) => (StatusCode::BAD_REQUEST, "TOKEN_REFRESH_NOT_SUPPORTED"),
             RefreshTokenNotFound => (StatusCode::BAD_REQUEST, "REFRESH_TOKEN_NOT_FOUND"),
             FailedToRefreshAccessToken => {
                 (StatusCode::BAD_REQUEST, "FAILED_TO_REFRESH_ACCESS_TOKEN")

@@ -76,3 +76,8 @@ pub fn null_time(backend: DbBackend) -> Value {
         _ => Value::ChronoDateTimeUtc(None),
     }
 }
+
+/// An optional date column: the date, or a NULL of the date type.
+pub fn opt_time(backend: DbBackend, t: Option<Timestamp>) -> Value {
+    t.map_or(null_time(backend), |t| time(backend, t))
+}

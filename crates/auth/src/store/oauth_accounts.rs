@@ -101,13 +101,6 @@ impl Store {
         rows.iter().map(|r| self.account_from_row(r)).collect()
     }
 
-    fn opt_time(&self, t: Option<Timestamp>) -> Value {
-        match t {
-            Some(t) => codec::time(self.backend(), t),
-            None => codec::null_time(self.backend()),
-        }
-    }
-
     async fn insert_account<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -122,8 +115,8 @@ impl Store {
             account.access_token.clone().into(),
             account.refresh_token.clone().into(),
             account.id_token.clone().into(),
-            self.opt_time(account.access_token_expires_at),
-            self.opt_time(account.refresh_token_expires_at),
+            codec::opt_time(self.backend(), account.access_token_expires_at),
+            codec::opt_time(self.backend(), account.refresh_token_expires_at),
             account.scope.clone().into(),
             codec::time(b, account.created_at),
             codec::time(b, account.updated_at),
