@@ -57,6 +57,11 @@ pub enum PasswordHashing {
     Scrypt,
 }
 
+/// An empty or blank value (`DATABASE_URL=` in a compose file) means "not set".
+fn keep(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|s| !s.trim().is_empty())
+}
+
 /// Settings shared by every subcommand: flags with environment fallbacks.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
@@ -147,7 +152,6 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// An empty environment variable (`DATABASE_URL=` in a compose file) means "not set".
     fn without_empty_values(&self) -> ConfigArgs {
-        let keep = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
         ConfigArgs {
             config: self.config.clone().filter(|p| !p.as_os_str().is_empty()),
             database_url: keep(&self.database_url),
@@ -790,7 +794,6 @@ pub struct AccountArgs {
 
 impl AccountArgs {
     fn without_empty_values(&self) -> AccountArgs {
-        let keep = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
         AccountArgs {
             require_email_verification: self.require_email_verification,
             mail_transport: self.mail_transport,
@@ -1277,7 +1280,7 @@ impl DeployArgs {
     fn without_empty_values(&self) -> DeployArgs {
         DeployArgs {
             shutdown_timeout: self.shutdown_timeout,
-            metrics_addr: self.metrics_addr.clone().filter(|s| !s.trim().is_empty()),
+            metrics_addr: keep(&self.metrics_addr),
             log_format: self.log_format,
         }
     }
@@ -1331,7 +1334,7 @@ pub struct RedisArgs {
 impl RedisArgs {
     fn without_empty_values(&self) -> RedisArgs {
         RedisArgs {
-            redis_url: self.redis_url.clone().filter(|s| !s.trim().is_empty()),
+            redis_url: keep(&self.redis_url),
             redis_prefix: self.redis_prefix.clone().filter(|s| !s.is_empty()),
         }
     }

@@ -141,7 +141,7 @@ fn refuses_a_weak_secret() {
 }
 
 /// Runs a subcommand on `database_url`; it must succeed. Returns its stdout.
-fn run_ok(data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> String {
+pub(crate) fn run_ok(data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> String {
     let out = command(data_dir)
         .env("DATABASE_URL", database_url)
         .env("BETTER_AUTH_SECRET", crate::harness::SECRET)

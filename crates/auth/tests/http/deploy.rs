@@ -18,7 +18,7 @@ use jsonwebtoken::jwk::JwkSet;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{json, Value};
 
-use crate::cli::{command, free_port, wait_until_up, Running};
+use crate::cli::{command, free_port, run_ok, wait_until_up, Running};
 use crate::harness::{fresh_database_url, Backend, TestServer, SECRET};
 use crate::on_both_databases;
 
@@ -258,18 +258,9 @@ async fn replicas_on_one_postgres_behave_as_one_server() {
     // picks the new key up within seconds and publishes it before signing with it.
     let before = jwt(&client, &a.url, &second).await;
     assert_eq!(kid(&before), kid(&jwt(&client, &b.url, &second).await));
-    let out = command(&dir.path().join("cli"))
-        .env("DATABASE_URL", &db_url)
-        .env("BETTER_AUTH_SECRET", SECRET)
-        .args(["keys", "rotate"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let new_kid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let new_kid = run_ok(&dir.path().join("cli"), &db_url, &["keys", "rotate"])
+        .trim()
+        .to_owned();
     let deadline = Instant::now() + Duration::from_secs(20);
     let (from_a, from_b) = loop {
         let (ta, tb) = (
