@@ -1,5 +1,6 @@
 //! The get-session path without HTTP: verify the cookie, then read session + user in one
-//! query. SQLite in a temp dir, and PostgreSQL when TEST_DATABASE_URL is set.
+//! query. SQLite in a temp dir, PostgreSQL when TEST_DATABASE_URL is set, and sessions in
+//! Redis when one answers at 127.0.0.1:6379 (keys under a random prefix, deleted after).
 //!
 //!     cargo bench -p better-auth-server --bench session
 
@@ -8,15 +9,20 @@
     reason = "a benchmark that cannot set up has nothing to measure"
 )]
 
+use better_auth_server::config::{RedisConfig, SessionConfig};
 use better_auth_server::crypto::{random, signing};
+use better_auth_server::models::{Session, Timestamp, User};
+use better_auth_server::secondary_storage::Redis;
+use better_auth_server::store::session_storage::SessionStore;
 use better_auth_server::store::Store;
 use criterion::{criterion_group, criterion_main, Criterion};
 use sea_orm::ConnectionTrait;
 
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789";
 
-/// A store with one user and one session; returns the signed cookie value.
-async fn seeded(url: &str) -> (Store, String) {
+/// Sessions (in the table, or in `redis`) with one user and one session; returns the signed
+/// cookie value.
+async fn seeded(url: &str, redis: Option<Redis>) -> (SessionStore, String) {
     let db = better_auth_server::store::connect(url)
         .await
         .expect("connect");
@@ -24,28 +30,57 @@ async fn seeded(url: &str) -> (Store, String) {
         .await
         .expect("migrate");
     let store = Store::new(db).await.expect("store");
-    let (user_id, token) = (random::id(), random::session_token());
-    let (now, later) = match store.backend() {
-        sea_orm::DbBackend::Sqlite => ("'2026-11-26T00:00:00.000Z'", "'2099-01-01T00:00:00.000Z'"),
-        _ => ("now()", "now() + interval '7 days'"),
+    let now = Timestamp::now();
+    let user_id = random::id();
+    let user = User {
+        id: user_id.clone(),
+        name: "Bench".into(),
+        email: format!("{user_id}@example.com").to_lowercase(),
+        email_verified: false,
+        image: None,
+        created_at: now,
+        updated_at: now,
     };
-    let sql = [
-        format!("insert into \"user\" values ('{user_id}', 'Bench', '{user_id}@example.com', false, null, {now}, {now})"),
-        format!("insert into \"session\" values ('{}', {later}, '{token}', {now}, {now}, '', '', '{user_id}')", random::id()),
-    ];
-    for s in sql {
-        let s = if store.backend() == sea_orm::DbBackend::Sqlite {
-            s.replace("false", "0")
-        } else {
-            s
-        };
-        store
-            .connection()
-            .execute_unprepared(&s)
-            .await
-            .expect("seed");
-    }
-    (store, signing::sign(SECRET, &token))
+    let b = if store.backend() == sea_orm::DbBackend::Sqlite {
+        "0"
+    } else {
+        "false"
+    };
+    store
+        .connection()
+        .execute_unprepared(&format!(
+            "insert into \"user\" (\"id\", \"name\", \"email\", \"emailVerified\", \"createdAt\", \"updatedAt\")
+             values ('{}', 'Bench', '{}', {b}, '{}', '{}')",
+            user.id,
+            user.email,
+            now.to_iso(),
+            now.to_iso()
+        ))
+        .await
+        .expect("seed user");
+    let session = Session {
+        id: random::id(),
+        token: random::session_token(),
+        expires_at: now.plus_seconds(7 * 86_400),
+        created_at: now,
+        updated_at: now,
+        ip_address: Some(String::new()),
+        user_agent: Some(String::new()),
+        user_id,
+    };
+    let config = SessionConfig {
+        expires_in: 604_800,
+        update_age: 86_400,
+        disable_refresh: false,
+        fresh_age: 86_400,
+        store_session_in_database: false,
+    };
+    let sessions = SessionStore::new(store, redis, &config);
+    sessions
+        .create(&session, &user)
+        .await
+        .expect("seed session");
+    (sessions, signing::sign(SECRET, &session.token))
 }
 
 fn lookup(c: &mut Criterion) {
@@ -73,23 +108,55 @@ fn lookup(c: &mut Criterion) {
             format!("{url}{sep}options=-c%20search_path%3D{schema}"),
         ));
     }
-    for (name, url) in targets {
-        let (store, cookie) = runtime.block_on(seeded(&url));
+    let prefix = format!("bench-{}:", random::id().to_lowercase());
+    let redis = runtime.block_on(async {
+        let config = RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            prefix: prefix.clone(),
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(3), Redis::connect(&config))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    });
+    let mut targets: Vec<(&str, String, Option<Redis>)> =
+        targets.into_iter().map(|(n, u)| (n, u, None)).collect();
+    if let Some(redis) = &redis {
+        targets.push((
+            "Redis",
+            format!("sqlite://{}/redis.db?mode=rwc", dir.path().display()),
+            Some(redis.clone()),
+        ));
+    }
+    for (name, url, redis) in targets {
+        let (sessions, cookie) = runtime.block_on(seeded(&url, redis));
         c.bench_function(
-            &format!("get-session lookup: cookie + session/user query ({name})"),
+            &format!("get-session lookup: cookie + session/user read ({name})"),
             |b| {
                 b.iter(|| {
                     runtime.block_on(async {
                         let token = signing::verify(SECRET, &cookie).expect("signed");
-                        store
-                            .find_session_with_user(token)
-                            .await
-                            .expect("query")
-                            .expect("found")
+                        sessions.find(token).await.expect("read").expect("found")
                     })
                 })
             },
         );
+    }
+
+    if let Some(redis) = redis {
+        // Only this run's keys (the shared Redis is not ours to flush).
+        runtime.block_on(async {
+            let mut conn = redis.connection();
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            for key in keys {
+                let _: redis::RedisResult<i64> =
+                    redis::cmd("DEL").arg(key).query_async(&mut conn).await;
+            }
+        });
     }
 }
 

@@ -254,6 +254,7 @@ struct FileSession {
     update_age: Option<i64>,
     disable_refresh: Option<bool>,
     fresh_age: Option<i64>,
+    store_session_in_database: Option<bool>,
 }
 
 /// Seconds, or a time string as Better Auth takes them (`15m`, `1h`, `7d`, `2 weeks`).
@@ -393,6 +394,9 @@ pub struct SessionConfig {
     /// Sessions older than this are not "fresh" (`session.freshAge`; 0 disables the check):
     /// list-sessions and password-less delete-user need a fresh one.
     pub fresh_age: i64,
+    /// With Redis: also keep sessions in the `session` table (upstream
+    /// `session.storeSessionInDatabase`, default false: Redis only).
+    pub store_session_in_database: bool,
 }
 
 /// Where rate-limit counters are kept.
@@ -592,6 +596,7 @@ impl Config {
             update_age: file.session.update_age.unwrap_or(86_400),
             disable_refresh: file.session.disable_refresh.unwrap_or(false),
             fresh_age: file.session.fresh_age.unwrap_or(86_400),
+            store_session_in_database: file.session.store_session_in_database.unwrap_or(false),
         };
         // Max-Age above 400 days is refused by better-call and by browsers.
         if !(60..=34_560_000).contains(&session.expires_in) || session.update_age < 0 {

@@ -112,6 +112,19 @@ pub enum ApiError {
     /// Readiness: the database did not answer in time (a load balancer then routes elsewhere).
     #[error("The database is not reachable")]
     DatabaseUnavailable,
+    /// Sessions are in Redis and Redis failed: a 503, the client may retry.
+    #[error("Session storage is not reachable")]
+    SessionStorageUnavailable(String),
+}
+
+impl From<crate::store::session_storage::SessionStoreError> for ApiError {
+    fn from(e: crate::store::session_storage::SessionStoreError) -> Self {
+        use crate::store::session_storage::SessionStoreError;
+        match e {
+            SessionStoreError::Database(e) => ApiError::Database(e),
+            SessionStoreError::Redis(e) => ApiError::SessionStorageUnavailable(e.to_string()),
+        }
+    }
 }
 
 /// Errors of the social sign-in and account endpoints, with upstream's statuses and codes.
@@ -351,6 +364,11 @@ impl ApiError {
                 Some("DATABASE_UNAVAILABLE"),
                 msg,
             ),
+            SessionStorageUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("SESSION_STORAGE_UNAVAILABLE"),
+                msg,
+            ),
             Database(_) | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("INTERNAL_SERVER_ERROR"),
@@ -389,7 +407,12 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             // The Display of these variants carries the cause; it never contains secrets
             // (database errors do not echo bound parameters).
-            tracing::error!(error = %self, "request failed");
+            match self {
+                ApiError::SessionStorageUnavailable(cause) => {
+                    tracing::error!(error = %cause, "request failed: session storage")
+                }
+                _ => tracing::error!(error = %self, "request failed"),
+            }
         }
         HttpResponse::build(status).json(ErrorBody {
             message: &message,

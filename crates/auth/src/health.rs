@@ -16,8 +16,14 @@ use crate::state::AppState;
 /// How long the database gets to answer `select 1` before the server says it is not ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /readyz` → `{"status":"ok"}`, or 503 `DATABASE_UNAVAILABLE`.
+/// `GET /readyz` → `{"status":"ok"}`, or 503 `DATABASE_UNAVAILABLE` (or
+/// `SESSION_STORAGE_UNAVAILABLE` when sessions are in a Redis that does not answer).
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    match tokio::time::timeout(READY_TIMEOUT, state.sessions.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => return Err(ApiError::SessionStorageUnavailable("timed out".into())),
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok()
             .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))

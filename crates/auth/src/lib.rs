@@ -115,11 +115,7 @@ pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppSt
         ),
         None => None,
     };
-    let mut state = AppState::new(config, store, hasher, mailer, metrics);
-    if let Some(redis) = redis {
-        state.rate_limiter.use_redis(redis);
-    }
-    Ok(state)
+    Ok(AppState::new(config, store, hasher, mailer, metrics, redis))
 }
 
 /// CORS for the trusted origins with credentials: Better Auth has none itself, but a web

@@ -4,7 +4,7 @@
 //! responses compare equal byte-for-byte modulo ids and times.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant with millisecond precision, written as JavaScript's `toISOString()`:
 /// `2026-11-26T15:04:28.033Z` (the client revives at most 7 fraction digits).
@@ -53,33 +53,46 @@ impl Serialize for Timestamp {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Reads what `Serialize` writes (and `JSON.stringify` of a `Date`): sessions kept in Redis.
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse_iso(&text)
+            .ok_or_else(|| serde::de::Error::custom("not an ISO 8601 instant"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub name: String,
     pub email: String,
     pub email_verified: bool,
+    #[serde(default)]
     pub image: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub id: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub expires_at: Timestamp,
     pub token: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[serde(default)]
     pub ip_address: Option<String>,
+    #[serde(default)]
     pub user_agent: Option<String>,
     pub user_id: String,
     pub id: String,
 }
 
-/// `{"session": ..., "user": ...}`: the body of `/get-session`.
-#[derive(Debug, Clone, Serialize)]
+/// `{"session": ..., "user": ...}`: the body of `/get-session`, and the value upstream keeps
+/// under a session token in secondary storage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionWithUser {
     pub session: Session,
     pub user: User,

@@ -9,11 +9,16 @@ use crate::oauth::OAuth;
 use crate::origins::TrustedOrigins;
 use crate::plugins::jwt::JwtSigner;
 use crate::rate_limit::RateLimiter;
+use crate::secondary_storage::Redis;
+use crate::store::session_storage::SessionStore;
 use crate::store::Store;
 
 pub struct AppState {
     pub config: Config,
     pub store: Store,
+    /// Sessions: the table, or Redis when configured. Endpoints read and write sessions
+    /// only through this.
+    pub sessions: SessionStore,
     pub hasher: PasswordHasher,
     pub cookies: CookieNames,
     pub origins: TrustedOrigins,
@@ -32,12 +37,18 @@ impl AppState {
         hasher: PasswordHasher,
         mailer: Mailer,
         metrics: Metrics,
+        redis: Option<Redis>,
     ) -> Self {
+        let mut rate_limiter = RateLimiter::new(&config.rate_limit);
+        if let Some(redis) = &redis {
+            rate_limiter.use_redis(redis.clone());
+        }
         Self {
+            sessions: SessionStore::new(store.clone(), redis, &config.session),
             cookies: CookieNames::new(config.secure_cookies()),
             origins: TrustedOrigins::new(&config),
             jwt: JwtSigner::new(&config),
-            rate_limiter: RateLimiter::new(&config.rate_limit),
+            rate_limiter,
             oauth: OAuth::new(&config.social),
             config,
             store,

@@ -177,6 +177,11 @@ pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
         .store
         .update_user_email(&user.id, &user.email, true)
         .await?;
+    state.sessions.user_updated(&user.id).await;
+    let user = User {
+        email_verified: true,
+        ..user
+    };
     let mut cookies = Vec::new();
     if state
         .config
@@ -188,7 +193,7 @@ pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
             Some(c) if c.user.email == claims.email => c.session.token,
             _ => {
                 let new = super::new_session(&req, &state.config, &user.id, true);
-                state.store.create_session(&new).await.map_err(|e| {
+                state.sessions.create(&new, &user).await.map_err(|e| {
                     tracing::error!(error = %e, "creating a session after verification failed");
                     ApiError::Internal("failed to create session".into())
                 })?;
@@ -319,6 +324,7 @@ async fn move_email(
         Err(e) if is_unique_violation(&e) => return Err(ApiError::UserAlreadyExists),
         Err(e) => return Err(e.into()),
     }
+    state.sessions.user_updated(&user.id).await;
     state
         .store
         .find_user_by_id(&user.id)

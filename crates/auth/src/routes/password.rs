@@ -207,6 +207,12 @@ pub async fn reset_password(
         .set_credential_password(&tx, &user, &hash)
         .await?;
     tx.commit().await?;
+    if state.config.account.revoke_sessions_on_password_reset {
+        state
+            .sessions
+            .forget_user(&user.id, Timestamp::now())
+            .await?;
+    }
     Ok(HttpResponse::Ok().json(json!({ "status": true })))
 }
 

@@ -28,14 +28,14 @@ pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) ->
         return Ok(signed_out(Vec::new()));
     };
     let now = Timestamp::now();
-    let Some(mut found) = state.store.find_session_with_user(&token).await? else {
+    let Some(mut found) = state.sessions.find(&token).await? else {
         return Ok(signed_out(cookies::expire_session_cookies(
             req,
             &state.cookies,
         )));
     };
     if found.session.expires_at < now {
-        state.store.delete_session(&token).await?;
+        state.sessions.delete(&token).await?;
         return Ok(signed_out(cookies::expire_session_cookies(
             req,
             &state.cookies,
@@ -60,7 +60,7 @@ pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) ->
     }
 
     let expires_at = now.plus_seconds(session_config.expires_in);
-    if !state.store.refresh_session(&token, expires_at, now).await? {
+    if !state.sessions.refresh(&token, expires_at, now).await? {
         // Deleted between the read and the update (e.g. a concurrent sign-out).
         return Ok(signed_out(cookies::expire_session_cookies(
             req,
@@ -148,14 +148,7 @@ pub async fn list_sessions(
     if !is_fresh(&state, &auth.current) {
         return Err(ApiError::SessionNotFresh);
     }
-    let now = Timestamp::now();
-    let sessions: Vec<_> = state
-        .store
-        .list_user_sessions(&auth.current.user.id)
-        .await?
-        .into_iter()
-        .filter(|s| s.expires_at > now)
-        .collect();
+    let sessions = state.sessions.list(&auth.current.user.id).await?;
     Ok(super::json_with_cookies(&sessions, auth.set_cookies))
 }
 
@@ -175,8 +168,8 @@ pub async fn revoke_session(
     };
     let auth = require(&req, &state).await?;
     state
-        .store
-        .delete_session_of_user(token, &auth.current.user.id)
+        .sessions
+        .delete_of_user(token, &auth.current.user.id)
         .await?;
     let mut set = auth.set_cookies;
     if crate::crypto::constant_time_eq(token, &auth.current.session.token) {
@@ -194,8 +187,8 @@ pub async fn revoke_sessions(
     body::read(&req, &bytes, &state, MediaTypes::Json)?;
     let auth = require(&req, &state).await?;
     state
-        .store
-        .delete_user_sessions(state.store.connection(), &auth.current.user.id)
+        .sessions
+        .delete_all_of_user(&auth.current.user.id)
         .await?;
     Ok(super::json_with_cookies(
         &json!({ "status": true }),
@@ -212,8 +205,8 @@ pub async fn revoke_other_sessions(
     body::read(&req, &bytes, &state, MediaTypes::Json)?;
     let auth = require(&req, &state).await?;
     state
-        .store
-        .delete_other_sessions(&auth.current.user.id, &auth.current.session.token)
+        .sessions
+        .delete_others(&auth.current.user.id, &auth.current.session.token)
         .await?;
     Ok(super::json_with_cookies(
         &json!({ "status": true }),

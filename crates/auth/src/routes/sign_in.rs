@@ -49,9 +49,8 @@ pub async fn sign_in_email(
         return Err(ApiError::EmailNotVerified);
     }
     let session = super::new_session(&req, &state.config, &user.id, remember);
-    if let Err(e) = state.store.create_session(&session).await {
-        tracing::error!(error = %e, "creating a session failed");
-        return Err(ApiError::FailedToCreateSession);
+    if let Err(e) = state.sessions.create(&session, &user).await {
+        return Err(super::session_not_created(e));
     }
 
     let set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);

@@ -21,7 +21,7 @@ pub async fn sign_out(
 
     if let Some(token) = cookies::session_token(&req, &state.config, &state.cookies) {
         // Upstream ignores failures here: the cookies are cleared either way.
-        if let Err(e) = state.store.delete_session(&token).await {
+        if let Err(e) = state.sessions.delete(&token).await {
             tracing::warn!(error = %e, "deleting the session on sign-out failed");
         }
     }

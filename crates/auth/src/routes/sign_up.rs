@@ -73,7 +73,11 @@ pub async fn sign_up_email(
         (!generic_duplicate).then(|| super::new_session(&req, &state.config, &user.id, remember));
     match state
         .store
-        .create_credential_user(&user, &hash, session.as_ref())
+        .create_credential_user(
+            &user,
+            &hash,
+            session.as_ref().and_then(|s| state.sessions.row(s)),
+        )
         .await
     {
         Ok(()) => {}
@@ -92,6 +96,9 @@ pub async fn sign_up_email(
     let Some(session) = session else {
         return Ok(no_session(&user));
     };
+    if let Err(e) = state.sessions.publish(&session, &user).await {
+        return Err(super::session_not_created(e));
+    }
     let set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
     Ok(super::json_with_cookies(
         &SignUpResponse {

@@ -443,7 +443,9 @@ async fn update_user_info_on_link(state: &AppState, user: &User, info: &UserInfo
     updated.updated_at = Timestamp::now();
     if let Err(e) = state.store.update_user_profile(&updated).await {
         tracing::warn!(error = %e, "could not update user info on account link");
+        return;
     }
+    state.sessions.user_updated(&user.id).await;
 }
 
 /// The signed-in result of a social sign-in.
@@ -529,15 +531,21 @@ async fn handle_user_info(
                     }
                 }
             }
+            let mut changed = false;
             if info.email_verified && !user.email_verified && email == user.email {
                 store.set_email_verified(&user.id).await.map_err(db_fail)?;
                 user.email_verified = true;
+                changed = true;
             }
             if provider.config.override_user_info {
                 user.name = info.name.clone();
                 user.image = info.image.clone();
                 user.updated_at = Timestamp::now();
                 store.update_user_profile(&user).await.map_err(db_fail)?;
+                changed = true;
+            }
+            if changed {
+                state.sessions.user_updated(&user.id).await;
             }
             (user, false)
         }
@@ -558,13 +566,20 @@ async fn handle_user_info(
             };
             let account = new_account(provider, info, &user.id, sealed);
             let session = super::new_session(req, config, &user.id, true);
-            match store.create_oauth_user(&user, &account, &session).await {
+            match store
+                .create_oauth_user(&user, &account, state.sessions.row(&session))
+                .await
+            {
                 Ok(()) => {}
                 Err(e) if is_unique_violation(&e) => return Err("unable to create user"),
                 Err(e) => {
                     tracing::error!(error = %e, "unable to create OAuth user");
                     return Err("unable to create user");
                 }
+            }
+            if let Err(e) = state.sessions.publish(&session, &user).await {
+                tracing::error!(error = %e, "storing the new session failed");
+                return Err("unable to create session");
             }
             return Ok(SignedIn {
                 user,
@@ -574,7 +589,7 @@ async fn handle_user_info(
         }
     };
     let session = super::new_session(req, config, &user.id, true);
-    if let Err(e) = store.create_session(&session).await {
+    if let Err(e) = state.sessions.create(&session, &user).await {
         tracing::error!(error = %e, "creating a session failed");
         return Err("unable to create session");
     }
@@ -792,10 +807,14 @@ async fn link_account(
     // The session that started the link must still be alive and the same user's.
     if let Some(sealed) = &link.encrypted_session_token {
         let live = match tokens::open_link_session(config, sealed) {
-            Some(token) => store
-                .find_session_with_user(&token)
+            Some(token) => state
+                .sessions
+                .find(&token)
                 .await
-                .map_err(db_fail)?
+                .map_err(|e| {
+                    tracing::error!(error = %e, "account link session lookup failed");
+                    "unable_to_link_account"
+                })?
                 .is_some_and(|s| {
                     s.session.user_id == link.user_id && s.session.expires_at > Timestamp::now()
                 }),

@@ -74,6 +74,7 @@ pub async fn update_user(
     }
     user.updated_at = Timestamp::now();
     state.store.update_user_profile(&user).await?;
+    state.sessions.user_updated(&user.id).await;
     let mut set = auth.set_cookies;
     set.extend(super::session_cookie(
         &req,
@@ -141,8 +142,19 @@ pub async fn change_password(
     let session = super::new_session(&req, &state.config, &user.id, true);
     state
         .store
-        .change_password_revoking_sessions(&account_id, &hash, &session)
+        .change_password_revoking_sessions(
+            &account_id,
+            &hash,
+            &user.id,
+            state.sessions.row(&session),
+        )
         .await?;
+    // Committed: the Redis copies follow (sessions older than the new one out, it in).
+    state
+        .sessions
+        .forget_user(&user.id, session.created_at)
+        .await?;
+    state.sessions.publish(&session, user).await?;
     Ok(super::json_with_cookies(
         &ChangePasswordResponse {
             token: Some(&session.token),
@@ -223,6 +235,7 @@ pub async fn change_email(
         {
             return Err(ApiError::Unauthorized);
         }
+        state.sessions.user_updated(&user.id).await;
         let mut set = set_cookies;
         set.extend(super::session_cookie(&req, &state, &current.session.token));
         if can_send {
@@ -279,6 +292,10 @@ async fn delete_with_token(state: &AppState, user: &User, token: &str) -> ApiRes
         return Err(ApiError::InvalidToken(StatusCode::NOT_FOUND));
     }
     state.store.delete_user(&user.id).await?;
+    state
+        .sessions
+        .forget_user(&user.id, Timestamp::now())
+        .await?;
     Ok(())
 }
 
@@ -351,6 +368,10 @@ pub async fn delete_user(
         return Err(ApiError::SessionExpired);
     }
     state.store.delete_user(&user.id).await?;
+    state
+        .sessions
+        .forget_user(&user.id, Timestamp::now())
+        .await?;
     Ok(user_deleted(&req, &state))
 }
 

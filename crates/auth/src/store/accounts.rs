@@ -135,16 +135,18 @@ impl Store {
         Ok(())
     }
 
-    /// change-password with `revokeOtherSessions`: every session goes, the password
-    /// changes and one new session is made, all or nothing.
+    /// change-password with `revokeOtherSessions`: every session row goes, the password
+    /// changes and one new session row is made (when sessions are kept in the table), all
+    /// or nothing.
     pub async fn change_password_revoking_sessions(
         &self,
         account_id: &str,
         hash: &str,
-        new_session: &Session,
+        user_id: &str,
+        new_session: Option<&Session>,
     ) -> Result<(), DbErr> {
         let tx = self.connection().begin().await?;
-        self.delete_user_sessions(&tx, &new_session.user_id).await?;
+        self.delete_user_sessions(&tx, user_id).await?;
         tx.execute_raw(self.stmt(
             r#"update "account" set "password" = $1, "updatedAt" = $2 where "id" = $3"#,
             vec![
@@ -154,7 +156,9 @@ impl Store {
             ],
         ))
         .await?;
-        self.insert_session(&tx, new_session).await?;
+        if let Some(session) = new_session {
+            self.insert_session(&tx, session).await?;
+        }
         tx.commit().await
     }
 }

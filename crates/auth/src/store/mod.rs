@@ -7,6 +7,7 @@ pub mod jwks;
 pub mod oauth_accounts;
 pub mod rate_limits;
 mod session_batch;
+pub mod session_storage;
 pub mod sessions;
 pub mod users;
 pub mod verifications;

@@ -140,17 +140,20 @@ impl Store {
         self.insert_account(self.connection(), account).await
     }
 
-    /// Social sign-up: the user, its provider account and the session, all or nothing.
+    /// Social sign-up: the user, its provider account and the session row (when sessions
+    /// are kept in the table), all or nothing.
     pub async fn create_oauth_user(
         &self,
         user: &User,
         account: &Account,
-        session: &Session,
+        session: Option<&Session>,
     ) -> Result<(), DbErr> {
         let tx = self.connection().begin().await?;
         self.insert_user(&tx, user).await?;
         self.insert_account(&tx, account).await?;
-        self.insert_session(&tx, session).await?;
+        if let Some(session) = session {
+            self.insert_session(&tx, session).await?;
+        }
         tx.commit().await
     }
 

@@ -38,7 +38,7 @@ struct Waiting {
 
 impl Store {
     /// The session with this token and its user (the get-session hot path).
-    pub async fn find_session_with_user(
+    pub(super) async fn find_session_with_user(
         &self,
         token: &str,
     ) -> Result<Option<SessionWithUser>, DbErr> {

@@ -23,7 +23,7 @@ fn from_row(store: &Store, row: &QueryResult) -> Result<Session, DbErr> {
 }
 
 impl Store {
-    pub async fn create_session(&self, session: &Session) -> Result<(), DbErr> {
+    pub(super) async fn create_session(&self, session: &Session) -> Result<(), DbErr> {
         self.insert_session(self.connection(), session).await
     }
 
@@ -84,7 +84,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn delete_session(&self, token: &str) -> Result<(), DbErr> {
+    pub(super) async fn delete_session(&self, token: &str) -> Result<(), DbErr> {
         self.connection()
             .execute_raw(self.stmt(
                 r#"delete from "session" where "token" = $1"#,
@@ -95,7 +95,7 @@ impl Store {
     }
 
     /// Extends a session; false when it no longer exists.
-    pub async fn refresh_session(
+    pub(super) async fn refresh_session(
         &self,
         token: &str,
         expires_at: Timestamp,
@@ -119,7 +119,7 @@ impl Store {
 
 impl Store {
     /// A user's sessions, oldest first.
-    pub async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<Session>, DbErr> {
+    pub(super) async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<Session>, DbErr> {
         let rows = self
             .connection()
             .query_all_raw(self.stmt(
@@ -146,7 +146,7 @@ impl Store {
     }
 
     /// Signs a user out everywhere except the session with `keep_token`.
-    pub async fn delete_other_sessions(
+    pub(super) async fn delete_other_sessions(
         &self,
         user_id: &str,
         keep_token: &str,
@@ -161,7 +161,11 @@ impl Store {
     }
 
     /// Deletes the session with `token` only if it belongs to `user_id`.
-    pub async fn delete_session_of_user(&self, token: &str, user_id: &str) -> Result<(), DbErr> {
+    pub(super) async fn delete_session_of_user(
+        &self,
+        token: &str,
+        user_id: &str,
+    ) -> Result<(), DbErr> {
         self.connection()
             .execute_raw(self.stmt(
                 r#"delete from "session" where "token" = $1 and "userId" = $2"#,

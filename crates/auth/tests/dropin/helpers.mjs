@@ -81,7 +81,7 @@ async function freePort() {
   });
 }
 
-async function launch(name, cmd, args, env) {
+export async function launch(name, cmd, args, env) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let output = "";

@@ -23,6 +23,7 @@ mod load;
 mod origin_and_cors;
 mod rate_limit;
 mod redis;
+mod redis_sessions;
 mod secrets;
 mod sessions;
 mod social;

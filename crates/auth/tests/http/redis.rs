@@ -17,7 +17,7 @@ use crate::harness::{fresh_database_url, Backend, TestServer, SECRET};
 const SIGN_IN: &str = "/sign-in/email";
 
 /// The Redis URL when Redis answers PING; `None` (skip) only when it is not required.
-async fn redis_url() -> Option<String> {
+pub(crate) async fn redis_url() -> Option<String> {
     let url = std::env::var("TEST_REDIS_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -41,13 +41,13 @@ async fn redis_url() -> Option<String> {
 }
 
 /// A direct connection for looking at (and cleaning up) one test's keys.
-struct Keys {
+pub(crate) struct Keys {
     conn: redis::aio::MultiplexedConnection,
-    prefix: String,
+    pub prefix: String,
 }
 
 impl Keys {
-    async fn new(url: &str) -> Keys {
+    pub async fn new(url: &str) -> Keys {
         let client = redis::Client::open(url).unwrap();
         Keys {
             conn: client.get_multiplexed_async_connection().await.unwrap(),
@@ -58,7 +58,7 @@ impl Keys {
         }
     }
 
-    async fn list(&self) -> Vec<String> {
+    pub async fn list(&self) -> Vec<String> {
         let mut keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}*", self.prefix))
             .query_async(&mut self.conn.clone())
@@ -68,7 +68,19 @@ impl Keys {
         keys
     }
 
-    async fn get(&self, key: &str) -> (Option<String>, i64) {
+    pub async fn set(&self, key: &str, value: &str, seconds: u64) {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EX")
+            .arg(seconds)
+            .query_async(&mut self.conn.clone())
+            .await
+            .unwrap();
+    }
+
+    /// The value and the TTL in milliseconds.
+    pub async fn get(&self, key: &str) -> (Option<String>, i64) {
         let mut c = self.conn.clone();
         let value = redis::cmd("GET")
             .arg(key)
@@ -83,7 +95,7 @@ impl Keys {
         (value, ttl)
     }
 
-    async fn clean(&self) {
+    pub async fn clean(&self) {
         for key in self.list().await {
             let _: i64 = redis::cmd("DEL")
                 .arg(&key)
@@ -271,8 +283,12 @@ async fn an_unreachable_redis_stops_the_start() {
 
 /// A Redis of this test's own (`redis-server` on a free port, nothing on disk), so that it
 /// can be stopped without disturbing the shared one.
-fn private_redis(dir: &std::path::Path) -> Option<(Running, String)> {
+pub(crate) fn private_redis(dir: &std::path::Path) -> Option<(Running, String, u16)> {
     let port = free_port();
+    redis_on_port(dir, port).map(|(running, url)| (running, url, port))
+}
+
+pub(crate) fn redis_on_port(dir: &std::path::Path, port: u16) -> Option<(Running, String)> {
     let child = std::process::Command::new("redis-server")
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "no", "--dir"])
@@ -297,22 +313,10 @@ fn private_redis(dir: &std::path::Path) -> Option<(Running, String)> {
 #[actix_web::test]
 async fn requests_pass_while_redis_is_down() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((mut redis_server, url)) = private_redis(dir.path()) else {
+    let Some((mut redis_server, url, port)) = private_redis(dir.path()) else {
         return;
     };
-    let up = async {
-        loop {
-            if let Ok(c) = redis::Client::open(url.as_str()) {
-                if c.get_multiplexed_async_connection().await.is_ok() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), up)
-        .await
-        .expect("private redis-server up");
+    wait_for_redis(&url).await;
     let a = TestServer::start_with(Backend::Sqlite, |c| with_redis(&url, "", c))
         .await
         .unwrap();
@@ -330,5 +334,35 @@ async fn requests_pass_while_redis_is_down() {
         started.elapsed() < Duration::from_secs(10),
         "no long stalls"
     );
+    // Redis back on the same port (empty): the counting starts again and limits apply.
+    let (_back, url_back) = redis_on_port(dir.path(), port).unwrap();
+    wait_for_redis(&url_back).await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let status = sign_in(&a).await.status;
+        statuses.push(status);
+        if status == 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(statuses.last(), Some(&429), "limited again: {statuses:?}");
     a.stop().await;
+}
+
+/// Waits (up to 10 s) until a Redis just started answers.
+pub(crate) async fn wait_for_redis(url: &str) {
+    let up = async {
+        loop {
+            if let Ok(c) = redis::Client::open(url) {
+                if c.get_multiplexed_async_connection().await.is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), up)
+        .await
+        .expect("redis-server up");
 }

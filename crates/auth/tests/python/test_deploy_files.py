@@ -56,8 +56,20 @@ class ComposeFile(unittest.TestCase):
     def test_services(self):
         self.assertEqual(
             set(self.services),
-            {"postgres", "migrate", "better-auth-server", "better-auth-api"},
+            {"postgres", "redis", "migrate", "better-auth-server", "better-auth-api"},
         )
+
+    def test_redis_is_optional_health_checked_and_persistent(self):
+        redis = self.services["redis"]
+        self.assertTrue(redis["image"].startswith("redis:"))
+        self.assertEqual(redis["profiles"], ["redis"])
+        self.assertIn("ping", " ".join(redis["healthcheck"]["test"]))
+        self.assertIn("--appendonly", redis["command"])
+        self.assertIn("redis-data", self.compose["volumes"])
+        # Nothing requires it: without the profile the server keeps sessions in PostgreSQL.
+        for name in ("migrate", "better-auth-server", "better-auth-api"):
+            self.assertNotIn("redis", self.services[name].get("depends_on", {}))
+        self.assertEqual(self.services["better-auth-server"]["environment"]["REDIS_URL"], "${REDIS_URL:-}")
 
     def test_postgres_is_health_checked(self):
         pg = self.services["postgres"]

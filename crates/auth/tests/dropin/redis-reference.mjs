@@ -1,0 +1,103 @@
+// The real Better Auth (the reference's pinned npm package) with `secondaryStorage` in
+// Redis, as a TypeScript deployment next to ours would run it: sessions live in Redis.
+//
+// Env: PORT, BASE_URL, BETTER_AUTH_SECRET, DATABASE_URL (postgres) or DB_PATH (SQLite),
+// REDIS_PORT (127.0.0.1), REDIS_PREFIX (put before every key, as our BETTER_AUTH_REDIS_PREFIX).
+import http from "node:http";
+import net from "node:net";
+
+import Database from "better-sqlite3";
+import { betterAuth } from "better-auth";
+import { getMigrations } from "better-auth/db/migration";
+import { toNodeHandler } from "better-auth/node";
+import { bearer } from "better-auth/plugins/bearer";
+import { jwt } from "better-auth/plugins/jwt";
+import pg from "pg";
+
+// A minimal RESP client (GET, SET .. EX, DEL): the pinned reference install has no Redis
+// package, and the suite must not fetch one. Commands are answered in order on one socket.
+function redisClient(port) {
+  const socket = net.connect(port, "127.0.0.1");
+  const waiting = [];
+  let buffer = Buffer.alloc(0);
+  // One reply from `buffer` at `at`: [value, next offset], or null when incomplete.
+  const parse = (at) => {
+    const end = buffer.indexOf("\r\n", at);
+    if (end < 0) return null;
+    const line = buffer.toString("utf8", at + 1, end);
+    switch (String.fromCharCode(buffer[at])) {
+      case "+":
+        return [line, end + 2];
+      case "-":
+        return [new Error(line), end + 2];
+      case ":":
+        return [Number(line), end + 2];
+      case "$": {
+        const len = Number(line);
+        if (len < 0) return [null, end + 2];
+        if (buffer.length < end + 2 + len + 2) return null;
+        return [buffer.toString("utf8", end + 2, end + 2 + len), end + 2 + len + 2];
+      }
+      default:
+        throw new Error(`unexpected Redis reply ${line}`);
+    }
+  };
+  socket.on("data", (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      const reply = parse(0);
+      if (!reply) return;
+      buffer = buffer.subarray(reply[1]);
+      const { resolve, reject } = waiting.shift();
+      reply[0] instanceof Error ? reject(reply[0]) : resolve(reply[0]);
+    }
+  });
+  const send = (...args) =>
+    new Promise((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      const parts = args.map((a) => {
+        const s = String(a);
+        return `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+      });
+      socket.write(`*${args.length}\r\n${parts.join("")}`);
+    });
+  return { send, close: () => socket.end() };
+}
+
+const redis = redisClient(Number(process.env.REDIS_PORT || 6379));
+const prefix = process.env.REDIS_PREFIX || "";
+const secondaryStorage = {
+  get: (key) => redis.send("GET", prefix + key),
+  set: async (key, value, ttl) => {
+    if (ttl) await redis.send("SET", prefix + key, value, "EX", ttl);
+    else await redis.send("SET", prefix + key, value);
+  },
+  delete: async (key) => {
+    await redis.send("DEL", prefix + key);
+  },
+};
+
+const database = process.env.DATABASE_URL
+  ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 })
+  : new Database(process.env.DB_PATH);
+const options = {
+  baseURL: process.env.BASE_URL,
+  basePath: "/api/auth",
+  secret: process.env.BETTER_AUTH_SECRET,
+  database,
+  secondaryStorage,
+  emailAndPassword: { enabled: true },
+  plugins: [jwt(), bearer()],
+  rateLimit: { enabled: false },
+  telemetry: { enabled: false },
+  logger: { level: "error" },
+};
+const { runMigrations } = await getMigrations(options);
+await runMigrations();
+const server = http.createServer(toNodeHandler(betterAuth(options)));
+server.listen(Number(process.env.PORT), "127.0.0.1");
+process.on("SIGTERM", () => {
+  server.close();
+  redis.close();
+  process.exit(0);
+});
