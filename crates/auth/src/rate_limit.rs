@@ -177,11 +177,10 @@ impl RateLimiter {
                     tracing::warn!("rate limit storage is redis but no connection; allowed");
                     return Decision::Allow;
                 };
-                let result: redis::RedisResult<(i64, i64)> = self
-                    .increment
-                    .key(redis.key(key))
-                    .arg(limit.window)
-                    .invoke_async(&mut redis.connection())
+                let mut call = self.increment.key(redis.key(key));
+                call.arg(limit.window);
+                let result: redis::RedisResult<(i64, i64)> = redis
+                    .run(|mut c| async move { call.invoke_async(&mut c).await })
                     .await;
                 match result {
                     Ok((count, _)) if count <= max => Decision::Allow,

@@ -163,7 +163,7 @@ impl SessionStore {
     /// Readiness: Redis answers when sessions are kept there.
     pub async fn ping(&self) -> Result<()> {
         if let Some(r) = &self.redis {
-            let _: String = redis::cmd("PING").query_async(&mut r.conn()).await?;
+            let _: String = r.command(redis::cmd("PING")).await?;
         }
         Ok(())
     }
@@ -198,12 +198,9 @@ impl SessionStore {
     /// The session with this token and its user (expired ones included: callers decide).
     pub async fn find(&self, token: &str) -> Result<Option<SessionWithUser>> {
         if let Some(r) = &self.redis {
-            let found: Vec<String> = r
-                .find
-                .key(r.redis.key(token))
-                .arg(r.redis.key(""))
-                .invoke_async(&mut r.conn())
-                .await?;
+            let mut call = r.find.key(r.redis.key(token));
+            call.arg(r.redis.key(""));
+            let found: Vec<String> = r.invoke(call).await?;
             if let Some(raw) = found.first() {
                 let revoked_before = found.get(1).and_then(|t| t.parse::<f64>().ok());
                 return Ok(parse(raw)
@@ -229,7 +226,7 @@ impl SessionStore {
         let Some(r) = &self.redis else {
             return Ok(in_db);
         };
-        let raw: Option<String> = r.conn().get(r.redis.key(token)).await?;
+        let raw = r.get(r.redis.key(token)).await?;
         let Some((found, mut value)) = raw.as_deref().and_then(parse) else {
             return Ok(in_db);
         };
@@ -253,13 +250,17 @@ impl SessionStore {
     /// Signs one session out.
     pub async fn delete(&self, token: &str) -> Result<()> {
         if let Some(r) = &self.redis {
-            let raw: Option<String> = r.conn().get(r.redis.key(token)).await?;
+            let raw = r.get(r.redis.key(token)).await?;
             match raw.as_deref().and_then(parse) {
                 Some((found, _)) => {
                     r.remove(&found.session.user_id, true, &[token], None)
                         .await?
                 }
-                None => r.conn().del::<_, ()>(r.redis.key(token)).await?,
+                None => {
+                    let mut del = redis::cmd("DEL");
+                    del.arg(r.redis.key(token));
+                    let _: i64 = r.command(del).await?;
+                }
             }
         }
         if self.in_database() {
@@ -271,7 +272,7 @@ impl SessionStore {
     /// Deletes the session with `token` only if it belongs to `user_id`.
     pub async fn delete_of_user(&self, token: &str, user_id: &str) -> Result<()> {
         if let Some(r) = &self.redis {
-            let raw: Option<String> = r.conn().get(r.redis.key(token)).await?;
+            let raw = r.get(r.redis.key(token)).await?;
             if raw
                 .as_deref()
                 .and_then(parse)
@@ -331,7 +332,9 @@ impl SessionStore {
         }
         let mut keys: Vec<String> = tokens.iter().map(|t| r.redis.key(t)).collect();
         keys.push(r.revoked_key(user_id));
-        let mut values: Vec<Option<String>> = r.conn().mget(keys).await?;
+        let mut mget = redis::cmd("MGET");
+        mget.arg(keys);
+        let mut values: Vec<Option<String>> = r.command(mget).await?;
         let revoked_before = values.pop().flatten().and_then(|t| t.parse::<f64>().ok());
         Ok(values
             .iter()
@@ -365,10 +368,9 @@ impl RedisSessions {
     /// are kept.
     async fn rewrite_user(&self, user: &User) -> Result<()> {
         let r = self;
-        let mut conn = r.conn();
         for token in r.listed_tokens(&user.id, Timestamp::now()).await? {
             let key = r.redis.key(&token);
-            let raw: Option<String> = conn.get(&key).await?;
+            let raw = r.get(key.clone()).await?;
             let Some((_, mut value)) = raw.as_deref().and_then(parse) else {
                 continue;
             };
@@ -384,19 +386,39 @@ impl RedisSessions {
             }
             value["user"] = merged;
             // XX: a session signed out meanwhile stays signed out; KEEPTTL: same expiry.
-            let _: Option<String> = redis::cmd("SET")
-                .arg(&key)
+            let mut set = redis::cmd("SET");
+            set.arg(&key)
                 .arg(value.to_string())
                 .arg("XX")
-                .arg("KEEPTTL")
-                .query_async(&mut conn)
-                .await?;
+                .arg("KEEPTTL");
+            let _: Option<String> = r.command(set).await?;
         }
         Ok(())
     }
 
-    fn conn(&self) -> redis::aio::ConnectionManager {
-        self.redis.connection()
+    // Every Redis call goes through `Redis::run` (its circuit breaker).
+    async fn get(&self, key: String) -> Result<Option<String>> {
+        Ok(self
+            .redis
+            .run(|mut c| async move { c.get(key).await })
+            .await?)
+    }
+
+    async fn command<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T> {
+        Ok(self
+            .redis
+            .run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await?)
+    }
+
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        call: redis::ScriptInvocation<'_>,
+    ) -> Result<T> {
+        Ok(self
+            .redis
+            .run(|mut c| async move { call.invoke_async(&mut c).await })
+            .await?)
     }
 
     fn list_key(&self, user_id: &str) -> String {
@@ -424,17 +446,14 @@ impl RedisSessions {
         expires_at: Timestamp,
         only_existing: bool,
     ) -> Result<bool> {
-        let written: i64 = self
-            .put
-            .key(self.redis.key(token))
-            .key(self.list_key(user_id))
+        let mut call = self.put.key(self.redis.key(token));
+        call.key(self.list_key(user_id))
             .arg(value)
             .arg(token)
             .arg(expires_at.millis())
             .arg(Timestamp::now().millis())
-            .arg(if only_existing { "1" } else { "0" })
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(if only_existing { "1" } else { "0" });
+        let written: i64 = self.invoke(call).await?;
         Ok(written == 1)
     }
 
@@ -466,7 +485,7 @@ impl RedisSessions {
         for token in tokens {
             call.arg(*token);
         }
-        let _: i64 = call.invoke_async(&mut self.conn()).await?;
+        let _: i64 = self.invoke(call).await?;
         Ok(())
     }
 
@@ -478,7 +497,7 @@ impl RedisSessions {
             #[serde(rename = "expiresAt")]
             expires_at: f64,
         }
-        let raw: Option<String> = self.conn().get(self.list_key(user_id)).await?;
+        let raw = self.get(self.list_key(user_id)).await?;
         let entries: Vec<Entry> = raw
             .and_then(|r| serde_json::from_str(&r).ok())
             .unwrap_or_default();

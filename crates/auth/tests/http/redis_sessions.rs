@@ -383,6 +383,47 @@ async fn sign_out_everywhere_paths_clear_redis(b: Backend) {
     srv.stop().await;
 }
 
+/// reset-password with `revoke_sessions_on_password_reset`: the user's Redis sessions end.
+async fn password_reset_ends_redis_sessions(b: Backend) {
+    let Some(url) = redis_url().await else { return };
+    let keys = Keys::new(&url).await;
+    let tweak = |c: &mut better_auth_server::config::Config| {
+        sessions_in_redis(&url, &keys.prefix, c);
+        c.account.revoke_sessions_on_password_reset = true;
+    };
+    let Some(srv) = TestServer::start_with(b, tweak).await else {
+        return;
+    };
+    let up = srv.sign_up("reset@example.com", PASSWORD).await;
+    let user_id = up.json()["user"]["id"].as_str().unwrap().to_owned();
+    let cookie = up.cookie_pair(COOKIE);
+    let other = sign_in(&srv, "reset@example.com").await.cookie_pair(COOKIE);
+    assert_eq!(listed(&keys, &user_id).await.len(), 2);
+    // The row request-password-reset would have stored (its mail is tested elsewhere).
+    let later = match srv.backend() {
+        sea_orm::DbBackend::Sqlite => "'2099-01-01T00:00:00.000Z'",
+        _ => "timestamptz '2099-01-01 00:00:00+00'",
+    };
+    srv.execute(&format!(
+        r#"insert into "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
+           values ('v1', 'reset-password:resettoken123', '{user_id}', {later}, {later}, {later})"#
+    ))
+    .await;
+    let r = srv
+        .post(
+            "/reset-password",
+            json!({"token": "resettoken123", "newPassword": "password789"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(get_session(&srv, &cookie).await.is_null());
+    assert!(get_session(&srv, &other).await.is_null());
+    assert_eq!(listed(&keys, &user_id).await, Vec::<String>::new());
+    keys.clean().await;
+    srv.stop().await;
+}
+
 /// Two replicas on one database and one Redis: a session made on one is live on the other,
 /// and a sign-out on either ends it on both.
 async fn replicas_share_sessions_through_redis(b: Backend) {
@@ -465,6 +506,7 @@ on_both_databases!(
     sessions_live_in_redis_in_upstream_format,
     refresh_and_typescript_written_sessions,
     sign_out_everywhere_paths_clear_redis,
+    password_reset_ends_redis_sessions,
     replicas_share_sessions_through_redis,
     store_session_in_database_too,
 );
@@ -523,5 +565,69 @@ async fn a_lost_redis_is_a_503_until_it_is_back() {
         get_session(&srv, &r.cookie_pair(COOKIE)).await["user"]["email"],
         "lost@example.com"
     );
+    srv.stop().await;
+}
+
+/// A Redis that hangs (SIGSTOP): the first request waits for the 2 s timeout, the next ones
+/// fail at once (the circuit breaker: 503 for sessions, let through for rate limits)
+/// instead of each waiting; after SIGCONT sessions work again.
+#[actix_web::test]
+async fn a_hanging_redis_fails_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((redis_server, url, _)) = private_redis(dir.path()) else {
+        return;
+    };
+    wait_for_redis(&url).await;
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        sessions_in_redis(&url, "", c);
+        c.rate_limit.enabled = true;
+        c.rate_limit.storage = better_auth_server::config::RateLimitStorage::Redis;
+    })
+    .await
+    .unwrap();
+    let cookie = srv
+        .sign_up("hang@example.com", PASSWORD)
+        .await
+        .cookie_pair(COOKIE);
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &redis_server.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let started = std::time::Instant::now();
+    assert_eq!(srv.get("/get-session", Some(&cookie)).await.status, 503);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_500),
+        "waited for the timeout"
+    );
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let s = srv.get("/get-session", Some(&cookie)).await;
+        assert_eq!(s.error().1, "SESSION_STORAGE_UNAVAILABLE");
+        assert_eq!(
+            srv.get("/ok", None).await.status,
+            200,
+            "rate limit lets it through"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "failed fast: {:?}",
+            started.elapsed()
+        );
+    }
+    signal("-CONT");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = srv.get("/get-session", Some(&cookie)).await;
+        if s.status == 200 {
+            assert_eq!(s.json()["user"]["email"], "hang@example.com");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "back after SIGCONT");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     srv.stop().await;
 }
