@@ -16,10 +16,32 @@ use super::OAuthError;
 #[derive(Debug, Clone)]
 pub struct IdTokenRules {
     pub jwks: Url,
-    /// Accepted `iss` values; empty accepts any (multi-tenant Entra ID).
+    /// Accepted `iss` values; empty for multi-tenant Entra ID (see `tenant_authority`).
     pub issuers: Vec<String>,
+    /// Multi-tenant Entra ID (`common`, `organizations`, `consumers`): tokens come from
+    /// every tenant, so `iss` must be `<authority>/<tid>/v2.0` for the token's own `tid`.
+    pub tenant_authority: Option<String>,
     pub algorithms: Vec<Algorithm>,
     pub audience: String,
+}
+
+impl IdTokenRules {
+    /// Whether `iss` (of a token, or of an authorization response, RFC 9207) is this
+    /// provider's. `tid` is the token's tenant claim, when there is one.
+    pub fn accepts_issuer(&self, iss: &str, tid: Option<&str>) -> bool {
+        if !self.issuers.is_empty() {
+            return self.issuers.iter().any(|i| i == iss);
+        }
+        match (&self.tenant_authority, tid) {
+            (Some(authority), Some(tid)) => iss == format!("{authority}/{tid}/v2.0"),
+            // An authorization response names no tenant: it must at least be this authority's.
+            (Some(authority), None) => iss
+                .strip_prefix(&format!("{authority}/"))
+                .and_then(|rest| rest.strip_suffix("/v2.0"))
+                .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/')),
+            (None, _) => false,
+        }
+    }
 }
 
 /// Clock skew allowed on `exp`/`nbf`/`iat`, as upstream (and openid-client).
@@ -110,8 +132,61 @@ pub async fn verify(
     validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
         .map_err(|e| OAuthError::IdToken(e.to_string()))?;
+    let iss = data
+        .claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let tid = data.claims.get("tid").and_then(Value::as_str);
+    if !rules.accepts_issuer(iss, tid) {
+        return Err(OAuthError::IdToken("issuer not accepted".into()));
+    }
     if !data.claims.get("iat").is_some_and(Value::is_number) {
         return Err(OAuthError::IdToken("no iat".into()));
     }
     Ok(data.claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(issuers: &[&str], tenant_authority: Option<&str>) -> IdTokenRules {
+        IdTokenRules {
+            jwks: "https://idp.example/keys".parse().unwrap(),
+            issuers: issuers.iter().map(|s| (*s).to_owned()).collect(),
+            tenant_authority: tenant_authority.map(str::to_owned),
+            algorithms: vec![Algorithm::RS256],
+            audience: "client".into(),
+        }
+    }
+
+    #[test]
+    fn fixed_issuers_are_matched_exactly() {
+        let r = rules(
+            &["https://accounts.google.com", "accounts.google.com"],
+            None,
+        );
+        assert!(r.accepts_issuer("accounts.google.com", None));
+        assert!(!r.accepts_issuer("https://accounts.google.com/", None));
+        assert!(!r.accepts_issuer("https://evil.example", Some("x")));
+    }
+
+    #[test]
+    fn multi_tenant_entra_id_needs_the_tokens_own_tenant() {
+        let ms = "https://login.microsoftonline.com";
+        let r = rules(&[], Some(ms));
+        let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert!(r.accepts_issuer(&format!("{ms}/{tid}/v2.0"), Some(tid)));
+        // Another tenant's issuer with this tenant's tid, or any other issuer: refused.
+        assert!(!r.accepts_issuer(&format!("{ms}/other-tenant/v2.0"), Some(tid)));
+        assert!(!r.accepts_issuer("https://evil.example/v2.0", Some(tid)));
+        assert!(!r.accepts_issuer(&format!("{ms}/{tid}/v2.0"), Some("other")));
+        // An authorization response has no tid: any tenant of this authority.
+        assert!(r.accepts_issuer(&format!("{ms}/{tid}/v2.0"), None));
+        assert!(!r.accepts_issuer(&format!("{ms}//v2.0"), None));
+        assert!(!r.accepts_issuer(&format!("{ms}/a/b/v2.0"), None));
+        // No rules at all accepts nothing.
+        assert!(!rules(&[], None).accepts_issuer("https://x", None));
+    }
 }

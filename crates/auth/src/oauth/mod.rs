@@ -93,6 +93,19 @@ pub struct Endpoints {
     pub issuer: Option<String>,
 }
 
+impl Endpoints {
+    /// RFC 9207: an `iss` in the authorization response must be this provider's (the
+    /// discovered issuer, else the issuers its ID tokens may carry). Providers that state
+    /// no issuer (GitHub, Discord, GitLab) accept any.
+    pub fn accepts_callback_issuer(&self, iss: &str) -> bool {
+        match (&self.issuer, &self.id_token) {
+            (Some(expected), _) => expected == iss,
+            (None, Some(rules)) => rules.accepts_issuer(iss, None),
+            (None, None) => true,
+        }
+    }
+}
+
 pub struct Provider {
     pub config: ProviderConfig,
     endpoints: tokio::sync::OnceCell<Endpoints>,
@@ -217,6 +230,7 @@ impl Provider {
                             "accounts.google.com".into(),
                         ],
                     },
+                    tenant_authority: None,
                     algorithms: rs256,
                     audience: c.client_id.clone(),
                 }),
@@ -277,6 +291,8 @@ impl Provider {
                             (None, false) => vec![format!("{authority}/{tenant}/v2.0")],
                             (None, true) => Vec::new(),
                         },
+                        tenant_authority: (multi && c.issuer.is_none())
+                            .then(|| authority.to_string()),
                         algorithms: rs256,
                         audience: c.client_id.clone(),
                     }),
@@ -298,6 +314,7 @@ impl Provider {
                         .issuer
                         .clone()
                         .unwrap_or_else(|| "https://appleid.apple.com".into())],
+                    tenant_authority: None,
                     algorithms: rs256,
                     audience: c.client_id.clone(),
                 }),
@@ -351,6 +368,7 @@ impl Provider {
             (Some(jwks), Some(issuer)) => Some(IdTokenRules {
                 jwks,
                 issuers: vec![issuer.clone()],
+                tenant_authority: None,
                 algorithms: if algorithms.is_empty() {
                     vec![jsonwebtoken::Algorithm::RS256]
                 } else {
@@ -770,6 +788,13 @@ impl Provider {
         let claims = match (&tokens.id_token, &ep.id_token) {
             (Some(token), Some(_)) => {
                 Some(self.verify_id_token(oauth, token, expected_nonce).await?)
+            }
+            // The flow bound itself to an ID token with a nonce: without one, the answer is
+            // not proven to belong to this flow (userinfo carries no nonce).
+            (None, Some(_)) if expected_nonce.is_some() => {
+                return Err(OAuthError::IdToken(
+                    "no ID token for a nonce-bound sign-in".into(),
+                ))
             }
             _ => None,
         };

@@ -720,10 +720,8 @@ pub async fn callback_get(
             return fail("oauth_provider_not_found", None);
         }
     };
-    if let (Some(iss), Some(expected)) = (param("iss"), &endpoints.issuer) {
-        if &iss != expected {
-            return fail("issuer_mismatch", None);
-        }
+    if param("iss").is_some_and(|iss| !endpoints.accepts_callback_issuer(&iss)) {
+        return fail("issuer_mismatch", None);
     }
     if matches!(provider.requires_nonce(oauth).await, Ok(true)) && data.id_token_nonce.is_none() {
         return fail("nonce_binding_missing", None);

@@ -74,7 +74,7 @@ export async function startRecordings() {
   const base = `http://127.0.0.1:${port}`;
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const googleJwk = { ...publicKey.export({ format: "jwk" }), kid: "google-test-key", alg: "RS256", use: "sig" };
-  const state = { googleAudience: null, googleNonce: null, seen: [] };
+  const state = { googleAudience: null, googleNonce: null, callbackIss: null, seen: [] };
   const signGoogle = (overrides = {}) => {
     const now = Math.floor(Date.now() / 1000);
     const claims = { ...recording("google-id-token-claims.json"), iat: now, exp: now + 3600, ...overrides };
@@ -102,9 +102,33 @@ export async function startRecordings() {
         const back = new URL(url.searchParams.get("redirect_uri"));
         back.searchParams.set("code", url.pathname.startsWith("/github") ? "gh-code" : "google-code");
         back.searchParams.set("state", url.searchParams.get("state"));
+        // RFC 9207's `iss` in the authorization response, when a test sets one.
+        if (state.callbackIss) back.searchParams.set("iss", state.callbackIss);
         res.writeHead(302, { location: back.toString() });
         return res.end();
       }
+      // A discovered OpenID provider whose token endpoint leaves out the ID token the
+      // nonce-bound flow asked for, and whose userinfo names someone else.
+      case "/strict/.well-known/openid-configuration":
+        return json(200, {
+          issuer: `${base}/strict`,
+          authorization_endpoint: `${base}/strict/authorize`,
+          token_endpoint: `${base}/strict/token`,
+          userinfo_endpoint: `${base}/strict/userinfo`,
+          jwks_uri: `${base}/google/oauth2/v3/certs`,
+          id_token_signing_alg_values_supported: ["RS256"],
+        });
+      case "/strict/authorize": {
+        const back = new URL(url.searchParams.get("redirect_uri"));
+        back.searchParams.set("code", "strict-code");
+        back.searchParams.set("state", url.searchParams.get("state"));
+        res.writeHead(302, { location: back.toString() });
+        return res.end();
+      }
+      case "/strict/token":
+        return json(200, { access_token: "strict-access", token_type: "Bearer", expires_in: 3600 });
+      case "/strict/userinfo":
+        return json(200, { sub: "strict-user", email: "victim@example.com", email_verified: true, name: "Not Proven" });
       case "/github/login/oauth/access_token":
         if (form.get("code") !== "gh-code" || form.get("client_secret") !== "gh-secret" || !form.get("code_verifier"))
           return json(200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." });
@@ -166,6 +190,13 @@ authorization_url = "${recordings.base}/github/login/oauth/authorize"
 token_url = "${recordings.base}/github/login/oauth/access_token"
 userinfo_url = "${recordings.base}/github/user"
 emails_url = "${recordings.base}/github/user/emails"
+
+[[social_providers]]
+id = "strict"
+kind = "oidc"
+client_id = "strict-client"
+client_secret = "strict-secret"
+discovery_url = "${recordings.base}/strict/.well-known/openid-configuration"
 
 [[social_providers]]
 kind = "google"

@@ -410,3 +410,32 @@ test("Google: the user from the verified ID token; a token for another audience 
   res = await new Browser().post(`${server.api}/sign-in/social`, { provider: "google", idToken: { token: recordings.signGoogle({ exp: Math.floor(Date.now() / 1000) - 3600 }) } });
   assert.equal(res.status, 401);
 });
+
+test("a nonce-bound sign-in whose token answer has no ID token is refused (userinfo proves nothing)", async () => {
+  const browser = new Browser();
+  const res = await browser.post(`${server.api}/sign-in/social`, { provider: "strict", callbackURL: `${APP}/dashboard`, errorCallbackURL: `${APP}/oops` });
+  assert.equal(res.status, 200, await res.clone().text());
+  const { url } = await res.json();
+  assert.ok(new URL(url).searchParams.get("nonce"), "the flow is nonce-bound");
+  const done = await browser.fetch(await throughProvider(browser, url, { providerOrigins }));
+  assert.equal(done.headers.get("location"), `${APP}/oops?error=unable_to_get_user_info`);
+  assert.equal(await session(browser), null);
+});
+
+test("an authorization response with another issuer (RFC 9207 iss) is refused for Google", async () => {
+  for (const [iss, expected] of [
+    ["https://evil.example", `${APP}/oops?error=issuer_mismatch`],
+    ["https://accounts.google.com", `${APP}/dashboard`],
+  ]) {
+    recordings.state.callbackIss = iss;
+    try {
+      const browser = new Browser();
+      const res = await browser.post(`${server.api}/sign-in/social`, { provider: "google", callbackURL: `${APP}/dashboard`, errorCallbackURL: `${APP}/oops` });
+      const { url } = await res.json();
+      const done = await browser.fetch(await throughProvider(browser, url, { providerOrigins }));
+      assert.equal(done.headers.get("location"), expected, iss);
+    } finally {
+      recordings.state.callbackIss = null;
+    }
+  }
+});
