@@ -282,12 +282,7 @@ pub async fn sign_in_social(
         Ok(s) => s,
         Err(reason) => return Err(SocialError::OAuthLink(reason.to_owned()).into()),
     };
-    let set = cookies::session_cookies(
-        &state.config,
-        &state.cookies,
-        &signed_in.session.token,
-        true,
-    );
+    let set = super::session_cookie(&req, &state, &signed_in.session.token);
     Ok(super::json_with_cookies(
         &json!({
             "redirect": false,
@@ -771,12 +766,7 @@ pub async fn callback_get(
     match handle_user_info(&req, &state, &provider, &info, &tokens, request_sign_up).await {
         Ok(signed_in) => {
             let mut set = vec![expire_cookie.clone()];
-            set.extend(cookies::session_cookies(
-                &state.config,
-                &state.cookies,
-                &signed_in.session.token,
-                true,
-            ));
+            set.extend(super::session_cookie(&req, &state, &signed_in.session.token));
             let target = match (&data.new_user_url, signed_in.is_register) {
                 (Some(new_user), true) => new_user.clone(),
                 _ => data.callback_url.clone(),

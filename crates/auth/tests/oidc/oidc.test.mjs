@@ -439,3 +439,15 @@ test("an authorization response with another issuer (RFC 9207 iss) is refused fo
     }
   }
 });
+
+test("a browser that chose 'don't remember' keeps a browser-session cookie after a social sign-in", async () => {
+  const browser = new Browser();
+  const res = await browser.post(`${server.api}/sign-up/email`, { email: `dr-${uid()}@example.com`, password: "password123", name: "DR", rememberMe: false });
+  assert.equal(res.status, 200, await res.clone().text());
+  const callback = await startSignIn(browser, {}, { login: newLogin() });
+  const done = await browser.fetch(callback);
+  assert.equal(done.status, 302);
+  const line = done.headers.getSetCookie().find((c) => c.startsWith("better-auth.session_token="));
+  assert.ok(line, "a session cookie");
+  assert.doesNotMatch(line, /max-age|expires/i, "a browser-session cookie");
+});
