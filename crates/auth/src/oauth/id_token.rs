@@ -2,6 +2,7 @@
 //! configuration (never taken from the token header alone).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -50,10 +51,15 @@ const LEEWAY_SECONDS: u64 = 30;
 const MAX_AGE: Duration = Duration::from_secs(600);
 const MIN_REFETCH: Duration = Duration::from_secs(10);
 
+/// One entry per JWKS URL, each behind its own lock: a fetch holds only its provider's
+/// entry (concurrent checks against that provider wait for the one fetch), never the others.
 #[derive(Default)]
 pub struct JwksCache {
-    sets: Mutex<HashMap<Url, (Instant, JwkSet)>>,
+    sets: std::sync::Mutex<HashMap<Url, Arc<Mutex<CachedSet>>>>,
 }
+
+/// A provider's keys and when they were read; `None` before the first read.
+type CachedSet = Option<(Instant, JwkSet)>;
 
 /// The asymmetric JWS algorithms we accept from a discovery document.
 pub fn asymmetric_algorithm(name: &str) -> Option<Algorithm> {
@@ -79,8 +85,15 @@ impl JwksCache {
         url: &Url,
         kid: Option<&str>,
     ) -> Result<JwkSet, OAuthError> {
-        let mut sets = self.sets.lock().await;
-        if let Some((at, set)) = sets.get(url) {
+        let entry = {
+            let mut sets = self
+                .sets
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            sets.entry(url.clone()).or_default().clone()
+        };
+        let mut cached = entry.lock().await;
+        if let Some((at, set)) = cached.as_ref() {
             let known = kid.is_none_or(|k| set.find(k).is_some());
             if (known && at.elapsed() < MAX_AGE) || at.elapsed() < MIN_REFETCH {
                 return Ok(set.clone());
@@ -94,7 +107,7 @@ impl JwksCache {
             .json()
             .await
             .map_err(|e| OAuthError::IdToken(format!("bad JWKS: {e}")))?;
-        sets.insert(url.clone(), (Instant::now(), set.clone()));
+        *cached = Some((Instant::now(), set.clone()));
         Ok(set)
     }
 }
@@ -188,5 +201,47 @@ mod tests {
         assert!(!r.accepts_issuer(&format!("{ms}/a/b/v2.0"), None));
         // No rules at all accepts nothing.
         assert!(!rules(&[], None).accepts_issuer("https://x", None));
+    }
+
+    /// A JWKS endpoint on loopback that answers after `delay`.
+    async fn jwks_server(delay: Duration) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/keys", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let _ = socket.read(&mut buf).await;
+                    tokio::time::sleep(delay).await;
+                    let body = r#"{"keys":[]}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        url.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_slow_provider_does_not_hold_the_others_keys() {
+        let cache = Arc::new(JwksCache::default());
+        let http = reqwest::Client::new();
+        let slow = jwks_server(Duration::from_secs(3)).await;
+        let fast = jwks_server(Duration::ZERO).await;
+        let (c, h) = (cache.clone(), http.clone());
+        let stalled = tokio::spawn(async move { c.keys(&h, &slow, None).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        cache.keys(&http, &fast, None).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        stalled.await.unwrap().unwrap();
     }
 }

@@ -766,7 +766,11 @@ pub async fn callback_get(
     match handle_user_info(&req, &state, &provider, &info, &tokens, request_sign_up).await {
         Ok(signed_in) => {
             let mut set = vec![expire_cookie.clone()];
-            set.extend(super::session_cookie(&req, &state, &signed_in.session.token));
+            set.extend(super::session_cookie(
+                &req,
+                &state,
+                &signed_in.session.token,
+            ));
             let target = match (&data.new_user_url, signed_in.is_register) {
                 (Some(new_user), true) => new_user.clone(),
                 _ => data.callback_url.clone(),
