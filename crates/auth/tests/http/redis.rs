@@ -223,8 +223,8 @@ fn spawn(
     (Running(child), format!("http://127.0.0.1:{port}/api/auth"))
 }
 
-/// The binary as deployed: `REDIS_URL` alone makes Redis the rate-limit storage of every
-/// replica (on PostgreSQL).
+/// The binary as deployed: `REDIS_URL` alone makes Redis the rate-limit and session storage
+/// of every replica process (on PostgreSQL).
 #[actix_web::test]
 async fn redis_url_makes_replica_processes_count_together() {
     let Some(url) = redis_url().await else { return };
@@ -257,6 +257,54 @@ async fn redis_url_makes_replica_processes_count_together() {
     assert_eq!(statuses, [401, 401, 401, 429]);
     let key = format!("{}127.0.0.1|{SIGN_IN}", keys.prefix);
     assert_eq!(keys.get(&key).await.0.as_deref(), Some("4"));
+
+    // Sessions are in Redis too: made on one process, live on the other, ended from either.
+    let up = client
+        .post(format!("{a}/sign-up/email"))
+        .header("origin", "http://localhost:3001")
+        .json(&json!({"email": "procs@example.com", "password": "password123", "name": "P"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 200);
+    let token = up.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session_on = |base: String| {
+        let client = client.clone();
+        let token = token.clone();
+        async move {
+            client
+                .get(format!("{base}/get-session"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        session_on(b.clone()).await["user"]["email"],
+        "procs@example.com"
+    );
+    assert!(keys
+        .get(&format!("{}{token}", keys.prefix))
+        .await
+        .0
+        .is_some());
+    let out = client
+        .post(format!("{b}/sign-out"))
+        .header("origin", "http://localhost:3001")
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    assert!(session_on(a.clone()).await.is_null());
     keys.clean().await;
 }
 
