@@ -200,6 +200,8 @@ struct FileConfig {
     #[serde(default)]
     session: FileSession,
     #[serde(default)]
+    verification: FileVerification,
+    #[serde(default)]
     jwt: FileJwt,
     #[serde(default)]
     account: FileAccount,
@@ -255,6 +257,12 @@ struct FileSession {
     disable_refresh: Option<bool>,
     fresh_age: Option<i64>,
     store_session_in_database: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileVerification {
+    store_in_database: Option<bool>,
 }
 
 /// Seconds, or a time string as Better Auth takes them (`15m`, `1h`, `7d`, `2 weeks`).
@@ -452,6 +460,9 @@ pub struct Config {
     pub trusted_origins: Vec<String>,
     pub password: PasswordConfig,
     pub session: SessionConfig,
+    /// With Redis: also keep verification values (reset, deletion, OAuth state) in the
+    /// `verification` table (upstream `verification.storeInDatabase`, default false).
+    pub store_verification_in_database: bool,
     pub jwt: JwtConfig,
     pub rate_limit: RateLimitConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client (rate limits, session IPs).
@@ -642,6 +653,7 @@ impl Config {
             trusted_origins,
             password,
             session,
+            store_verification_in_database: file.verification.store_in_database.unwrap_or(false),
             jwt,
             account,
             email_verification,

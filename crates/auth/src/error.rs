@@ -117,12 +117,12 @@ pub enum ApiError {
     SessionStorageUnavailable(String),
 }
 
-impl From<crate::store::session_storage::SessionStoreError> for ApiError {
-    fn from(e: crate::store::session_storage::SessionStoreError) -> Self {
-        use crate::store::session_storage::SessionStoreError;
+impl From<crate::store::StorageError> for ApiError {
+    fn from(e: crate::store::StorageError) -> Self {
+        use crate::store::StorageError;
         match e {
-            SessionStoreError::Database(e) => ApiError::Database(e),
-            SessionStoreError::Redis(e) => ApiError::SessionStorageUnavailable(e.to_string()),
+            StorageError::Database(e) => ApiError::Database(e),
+            StorageError::Redis(e) => ApiError::SessionStorageUnavailable(e.to_string()),
         }
     }
 }

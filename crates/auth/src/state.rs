@@ -11,6 +11,7 @@ use crate::plugins::jwt::JwtSigner;
 use crate::rate_limit::RateLimiter;
 use crate::secondary_storage::Redis;
 use crate::store::session_storage::SessionStore;
+use crate::store::verification_storage::VerificationStore;
 use crate::store::Store;
 
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     /// Sessions: the table, or Redis when configured. Endpoints read and write sessions
     /// only through this.
     pub sessions: SessionStore,
+    /// Single-use values (reset, deletion, OAuth state): the table, or Redis when configured.
+    pub verifications: VerificationStore,
     pub hasher: PasswordHasher,
     pub cookies: CookieNames,
     pub origins: TrustedOrigins,
@@ -44,6 +47,11 @@ impl AppState {
             rate_limiter.use_redis(redis.clone());
         }
         Self {
+            verifications: VerificationStore::new(
+                store.clone(),
+                redis.clone(),
+                config.store_verification_in_database,
+            ),
             sessions: SessionStore::new(store.clone(), redis, &config.session),
             cookies: CookieNames::new(config.secure_cookies()),
             origins: TrustedOrigins::new(&config),

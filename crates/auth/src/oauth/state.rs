@@ -85,13 +85,13 @@ fn cookie_name(state: &AppState) -> String {
 pub async fn generate(
     state: &AppState,
     mut data: StateData,
-) -> Result<(String, String), sea_orm::DbErr> {
+) -> Result<(String, String), crate::store::StorageError> {
     let value = random::string_from(STATE_ALPHABET, 32);
     data.oauth_state = Some(value.clone());
     let json = serde_json::to_string(&data).unwrap_or_default();
     state
-        .store
-        .create_verification(
+        .verifications
+        .create(
             &format!("auth-state:{value}"),
             &json,
             Timestamp::now().plus_seconds(LIFETIME_MS / 1000),
@@ -122,7 +122,7 @@ pub async fn parse(
 ) -> Result<(StateData, String), StateError> {
     let fail = |code, error_url| StateError { code, error_url };
     let identifier = format!("auth-state:{value}");
-    let row = match state.store.find_verification(&identifier).await {
+    let row = match state.verifications.find(&identifier).await {
         Ok(Some(row)) => row,
         Ok(None) => return Err(fail("state_mismatch", None)),
         Err(e) => {
@@ -154,8 +154,8 @@ pub async fn parse(
     }
     // The delete is the gate: of two callbacks racing with one state only one gets it.
     match state
-        .store
-        .consume_verification(state.store.connection(), &identifier)
+        .verifications
+        .consume(state.store.connection(), &identifier)
         .await
     {
         Ok(Some(_)) => {}

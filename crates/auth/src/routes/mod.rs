@@ -227,13 +227,11 @@ pub(crate) fn append_query_param(target: &str, key: &str, value: &str) -> Option
 
 /// A session could not be stored: 503 when Redis is away (retry later), otherwise
 /// upstream's FAILED_TO_CREATE_SESSION.
-fn session_not_created(
-    e: crate::store::session_storage::SessionStoreError,
-) -> crate::error::ApiError {
-    use crate::store::session_storage::SessionStoreError;
+fn session_not_created(e: crate::store::StorageError) -> crate::error::ApiError {
+    use crate::store::StorageError;
     match e {
-        SessionStoreError::Redis(_) => e.into(),
-        SessionStoreError::Database(_) => {
+        StorageError::Redis(_) => e.into(),
+        StorageError::Database(_) => {
             tracing::error!(error = %e, "creating a session failed");
             crate::error::ApiError::FailedToCreateSession
         }

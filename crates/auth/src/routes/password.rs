@@ -86,8 +86,8 @@ pub async fn request_password_reset(
             let expires_at =
                 Timestamp::now().plus_seconds(state.config.account.reset_password_token_expires_in);
             if let Err(e) = state
-                .store
-                .create_verification(&reset_identifier(&token), &user.id, expires_at)
+                .verifications
+                .create(&reset_identifier(&token), &user.id, expires_at)
                 .await
             {
                 tracing::error!(error = %e, "storing a password reset token failed; no mail sent");
@@ -140,8 +140,8 @@ pub async fn reset_password_callback(
         return Ok(super::redirect(&error(&state)?, Vec::new()));
     }
     let valid = state
-        .store
-        .find_verification(&reset_identifier(&token))
+        .verifications
+        .find(&reset_identifier(&token))
         .await?
         .is_some_and(|v| v.expires_at >= Timestamp::now());
     let location = if valid {
@@ -180,8 +180,8 @@ pub async fn reset_password(
 
     let identifier = reset_identifier(&token);
     let verification = state
-        .store
-        .find_verification(&identifier)
+        .verifications
+        .find(&identifier)
         .await?
         .filter(|v| v.expires_at >= Timestamp::now())
         .ok_or_else(bad_token)?;
@@ -194,7 +194,7 @@ pub async fn reset_password(
 
     // Using the token, revoking sessions and the new password: all or nothing.
     let tx = state.store.connection().begin().await?;
-    let consumed = state.store.consume_verification(&tx, &identifier).await?;
+    let consumed = state.verifications.consume(&tx, &identifier).await?;
     if consumed.is_none_or(|c| c.value != user.id) {
         tx.rollback().await?;
         return Err(bad_token());

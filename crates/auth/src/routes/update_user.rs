@@ -285,8 +285,8 @@ fn user_deleted(req: &HttpRequest, state: &AppState) -> HttpResponse {
 /// Uses up a deletion token issued to `user`, then deletes the user.
 async fn delete_with_token(state: &AppState, user: &User, token: &str) -> ApiResult<()> {
     let consumed = state
-        .store
-        .consume_verification(state.store.connection(), &delete_identifier(token))
+        .verifications
+        .consume(state.store.connection(), &delete_identifier(token))
         .await?;
     if consumed.is_none_or(|v| v.value != user.id) {
         return Err(ApiError::InvalidToken(StatusCode::NOT_FOUND));
@@ -341,8 +341,8 @@ pub async fn delete_user(
         let token = random::delete_token();
         let expires_at = Timestamp::now().plus_seconds(options.delete_token_expires_in);
         state
-            .store
-            .create_verification(&delete_identifier(&token), &user.id, expires_at)
+            .verifications
+            .create(&delete_identifier(&token), &user.id, expires_at)
             .await?;
         let url = format!(
             "{}/delete-user/callback?token={token}&callbackURL={}",

@@ -10,6 +10,7 @@ mod session_batch;
 pub mod session_storage;
 pub mod sessions;
 pub mod users;
+pub mod verification_storage;
 pub mod verifications;
 
 use std::time::Duration;
@@ -41,6 +42,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .create_if_missing(true)
         });
     Database::connect(options).await
+}
+
+/// A failure of the database or of Redis (secondary storage).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error("secondary storage (redis): {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 /// The database handle the endpoints use.

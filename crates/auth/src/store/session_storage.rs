@@ -16,23 +16,14 @@
 //! refresh or a user update never writes back a session deleted meanwhile (`SET .. XX`).
 
 use redis::AsyncCommands;
-use sea_orm::DbErr;
 use serde_json::Value;
 
-use super::Store;
+use super::{StorageError, Store};
 use crate::config::SessionConfig;
 use crate::models::{Session, SessionWithUser, Timestamp, User};
 use crate::secondary_storage::Redis;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SessionStoreError {
-    #[error(transparent)]
-    Database(#[from] DbErr),
-    #[error("session storage (redis): {0}")]
-    Redis(#[from] redis::RedisError),
-}
-
-type Result<T> = std::result::Result<T, SessionStoreError>;
+type Result<T> = std::result::Result<T, StorageError>;
 
 /// Shared by both scripts: the list's live entries and how to store it back. Entries that
 /// do not parse are dropped, as upstream's `safeJSONParse` would.

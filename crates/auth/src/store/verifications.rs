@@ -31,7 +31,7 @@ fn from_row(store: &Store, row: &QueryResult) -> Result<Verification, DbErr> {
 const COLUMNS: &str = r#""id", "identifier", "value", "expiresAt", "createdAt""#;
 
 impl Store {
-    pub async fn create_verification(
+    pub(super) async fn create_verification(
         &self,
         identifier: &str,
         value: &str,
@@ -57,7 +57,10 @@ impl Store {
     }
 
     /// The newest row for `identifier`, expired or not (the caller decides), without using it.
-    pub async fn find_verification(&self, identifier: &str) -> Result<Option<Verification>, DbErr> {
+    pub(super) async fn find_verification(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Verification>, DbErr> {
         let row = self
             .connection()
             .query_one_raw(self.stmt(
@@ -74,7 +77,7 @@ impl Store {
     /// Uses up `identifier`: deletes every row for it in one statement and returns the
     /// newest if it had not expired. Of concurrent callers only one gets it (the delete
     /// is the gate), so a token works once.
-    pub async fn consume_verification<C: ConnectionTrait>(
+    pub(super) async fn consume_verification<C: ConnectionTrait>(
         &self,
         conn: &C,
         identifier: &str,

@@ -14,7 +14,7 @@ import { bearer } from "better-auth/plugins/bearer";
 import { jwt } from "better-auth/plugins/jwt";
 import pg from "pg";
 
-// A minimal RESP client (GET, SET .. EX, DEL): the pinned reference install has no Redis
+// A minimal RESP client (GET, SET .. EX, DEL, GETDEL): the pinned reference install has no Redis
 // package, and the suite must not fetch one. Commands are answered in order on one socket.
 function redisClient(port) {
   const socket = net.connect(port, "127.0.0.1");
@@ -75,6 +75,8 @@ const secondaryStorage = {
   delete: async (key) => {
     await redis.send("DEL", prefix + key);
   },
+  // Single-use verification values (upstream requires it of a secondary storage).
+  getAndDelete: (key) => redis.send("GETDEL", prefix + key),
 };
 
 const database = process.env.DATABASE_URL
@@ -86,7 +88,8 @@ const options = {
   secret: process.env.BETTER_AUTH_SECRET,
   database,
   secondaryStorage,
-  emailAndPassword: { enabled: true },
+  // The reset link goes to the log, where the test reads it.
+  emailAndPassword: { enabled: true, sendResetPassword: async ({ url }) => console.error(`RESET ${url}`) },
   plugins: [jwt(), bearer()],
   rateLimit: { enabled: false },
   telemetry: { enabled: false },

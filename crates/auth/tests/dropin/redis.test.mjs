@@ -46,7 +46,13 @@ for (const kind of BACKENDS) {
     before(async () => {
       db = await freshDatabase(kind);
       ref = await startReferenceWithRedis(db, prefix);
-      ours = await startOurs(db, { REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, BETTER_AUTH_REDIS_PREFIX: prefix });
+      ours = await startOurs(db, {
+        REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`,
+        BETTER_AUTH_REDIS_PREFIX: prefix,
+        // Reset links in the log, where the test reads them.
+        BETTER_AUTH_MAIL_TRANSPORT: "log",
+        RUST_LOG: "info",
+      });
     });
     // This suite's keys only (the Redis is shared).
     after(() => {
@@ -128,6 +134,28 @@ for (const kind of BACKENDS) {
         }
         const after = await signIn(a, email);
         assert.equal((await whoAmI(b, after)).user.email, email, "a later sign-in is live on both");
+      });
+
+      test(`a reset token ${from} keeps in Redis works once on ${to}`, async () => {
+        const [a, b] = from === "ours" ? [ours, ref] : [ref, ours];
+        const email = uniqueEmail(`redis-reset-${from}`);
+        await signUp(a, email);
+        const asked = await call(a, "POST", "/request-password-reset", { json: { email, redirectTo: "/reset" } });
+        assert.equal(asked.status, 200, asked.text);
+        let token;
+        for (let i = 0; i < 50 && !token; i++) {
+          const links = [...a.log().matchAll(/\/reset-password\/([A-Za-z0-9_-]+)\?/g)];
+          token = links.at(-1)?.[1];
+          if (!token) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(token, `a reset link in ${from}'s log`);
+        const reset = (server) => call(server, "POST", "/reset-password", { json: { token, newPassword: "a brand new password" } });
+        const done = await reset(b);
+        assert.equal(done.status, 200, done.text);
+        const again = await reset(a);
+        assert.equal(again.status, 400, `used up on ${from} too: ${again.text}`);
+        const signedIn = await call(a, "POST", "/sign-in/email", { json: { email, password: "a brand new password" } });
+        assert.equal(signedIn.status, 200, signedIn.text);
       });
 
       test(`update-user on ${from} reaches the session copies ${to} reads`, async () => {

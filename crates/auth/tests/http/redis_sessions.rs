@@ -1,6 +1,7 @@
-//! Sessions in Redis (`REDIS_URL`, upstream's `secondaryStorage`): every session path keeps
-//! upstream 1.7's keys and values, replicas share sessions, a TypeScript-written session is
-//! read, and the `session` table stays empty unless `store_session_in_database`.
+//! Sessions and verification values in Redis (`REDIS_URL`, upstream's `secondaryStorage`):
+//! every session path keeps upstream 1.7's keys and values, replicas share sessions, a
+//! TypeScript-written session or reset token is honoured, and the `session` and
+//! `verification` tables stay empty unless told to store there too.
 //! Needs the Redis at 127.0.0.1:6379 (see `redis.rs`); each test has its own key prefix.
 
 use std::time::Duration;
@@ -502,7 +503,139 @@ async fn store_session_in_database_too(b: Backend) {
     srv.stop().await;
 }
 
+/// Verification values: a reset token as a TypeScript server leaves it in Redis works once
+/// (GETDEL), an expired one does not; OAuth state goes to Redis and not the table, and
+/// `store_verification_in_database` writes both.
+async fn verification_values_live_in_redis(b: Backend) {
+    let Some(url) = redis_url().await else { return };
+    let keys = Keys::new(&url).await;
+    let tweak = |c: &mut better_auth_server::config::Config| {
+        sessions_in_redis(&url, &keys.prefix, c);
+        c.social.providers.push(crate::social::provider());
+    };
+    let Some(srv) = TestServer::start_with(b, tweak).await else {
+        return;
+    };
+    let up = srv.sign_up("verify@example.com", PASSWORD).await;
+    let user_id = up.json()["user"]["id"].as_str().unwrap().to_owned();
+    let iso = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let now = chrono::Utc::now();
+    let stored = |identifier: &str, expires: chrono::DateTime<chrono::Utc>| {
+        json!({"id": "v-ts", "identifier": identifier, "value": user_id,
+            "expiresAt": iso(expires), "createdAt": iso(now), "updatedAt": iso(now)})
+        .to_string()
+    };
+    let key = format!("{}verification:reset-password:tsResetToken", keys.prefix);
+    keys.set(
+        &key,
+        &stored(
+            "reset-password:tsResetToken",
+            now + chrono::Duration::hours(1),
+        ),
+        3600,
+    )
+    .await;
+    let link = srv
+        .get("/reset-password/tsResetToken?callbackURL=%2Freset", None)
+        .await;
+    assert_eq!(link.status, 302);
+    assert!(
+        link.header("location")
+            .unwrap()
+            .contains("token=tsResetToken"),
+        "{:?}",
+        link.header("location")
+    );
+    let reset = |token: &'static str| {
+        srv.post(
+            "/reset-password",
+            json!({"token": token, "newPassword": "password789"}),
+            None,
+        )
+    };
+    let r = reset("tsResetToken").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(keys.get(&key).await.0, None, "used up");
+    assert_eq!(
+        reset("tsResetToken").await.error().1,
+        "INVALID_TOKEN",
+        "once"
+    );
+    let again = srv
+        .post(
+            "/sign-in/email",
+            json!({"email": "verify@example.com", "password": "password789"}),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 200, "the new password: {}", again.text);
+
+    let expired = format!("{}verification:reset-password:oldToken", keys.prefix);
+    keys.set(
+        &expired,
+        &stored(
+            "reset-password:oldToken",
+            now - chrono::Duration::seconds(5),
+        ),
+        60,
+    )
+    .await;
+    assert_eq!(reset("oldToken").await.error().1, "INVALID_TOKEN");
+
+    // OAuth state: in Redis only.
+    let resp = srv
+        .post(
+            "/sign-in/social",
+            json!({"provider": "example", "callbackURL": "/dashboard"}),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let authorize = url::Url::parse(resp.json()["url"].as_str().unwrap()).unwrap();
+    let state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let (raw, ttl) = keys
+        .get(&format!("{}verification:auth-state:{state}", keys.prefix))
+        .await;
+    let row: Value = serde_json::from_str(&raw.expect("state in Redis")).unwrap();
+    assert_eq!(row["identifier"], format!("auth-state:{state}"));
+    let data: Value = serde_json::from_str(row["value"].as_str().unwrap()).unwrap();
+    assert_eq!(data["oauthState"], state.as_str());
+    assert!(ttl > 500_000 && ttl <= 600_000, "10 minutes: {ttl}");
+    assert_eq!(srv.count("verification").await, 0, "no rows");
+    keys.clean().await;
+    srv.stop().await;
+
+    // storeInDatabase: both.
+    let keys = Keys::new(&url).await;
+    let tweak = |c: &mut better_auth_server::config::Config| {
+        sessions_in_redis(&url, &keys.prefix, c);
+        c.social.providers.push(crate::social::provider());
+        c.store_verification_in_database = true;
+    };
+    let Some(srv) = TestServer::start_with(b, tweak).await else {
+        return;
+    };
+    let resp = srv
+        .post(
+            "/sign-in/social",
+            json!({"provider": "example", "callbackURL": "/dashboard"}),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(srv.count("verification").await, 1);
+    assert_eq!(keys.list().await.len(), 1);
+    keys.clean().await;
+    srv.stop().await;
+}
+
 on_both_databases!(
+    verification_values_live_in_redis,
     sessions_live_in_redis_in_upstream_format,
     refresh_and_typescript_written_sessions,
     sign_out_everywhere_paths_clear_redis,

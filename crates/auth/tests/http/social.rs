@@ -12,7 +12,7 @@ use crate::harness::{Backend, TestServer, APP_ORIGIN};
 use crate::on_both_databases;
 
 /// A generic provider with explicit endpoints (no discovery, no ID token keys).
-fn provider() -> ProviderConfig {
+pub(crate) fn provider() -> ProviderConfig {
     ProviderConfig {
         id: "example".into(),
         kind: ProviderKind::Oidc,
