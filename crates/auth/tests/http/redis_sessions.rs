@@ -400,15 +400,15 @@ async fn password_reset_ends_redis_sessions(b: Backend) {
     let cookie = up.cookie_pair(COOKIE);
     let other = sign_in(&srv, "reset@example.com").await.cookie_pair(COOKIE);
     assert_eq!(listed(&keys, &user_id).await.len(), 2);
-    // The row request-password-reset would have stored (its mail is tested elsewhere).
-    let later = match srv.backend() {
-        sea_orm::DbBackend::Sqlite => "'2099-01-01T00:00:00.000Z'",
-        _ => "timestamptz '2099-01-01 00:00:00+00'",
-    };
-    srv.execute(&format!(
-        r#"insert into "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
-           values ('v1', 'reset-password:resettoken123', '{user_id}', {later}, {later}, {later})"#
-    ))
+    // The value request-password-reset would have stored (its mail is tested elsewhere).
+    let value = json!({"id": "v1", "identifier": "reset-password:resettoken123", "value": user_id,
+        "expiresAt": "2099-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z",
+        "updatedAt": "2026-01-01T00:00:00.000Z"});
+    keys.set(
+        &format!("{}verification:reset-password:resettoken123", keys.prefix),
+        &value.to_string(),
+        3600,
+    )
     .await;
     let r = srv
         .post(
