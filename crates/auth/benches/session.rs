@@ -113,6 +113,7 @@ fn lookup(c: &mut Criterion) {
         let config = RedisConfig {
             url: "redis://127.0.0.1:6379".into(),
             prefix: prefix.clone(),
+            ca_file: None,
         };
         tokio::time::timeout(std::time::Duration::from_secs(3), Redis::connect(&config))
             .await

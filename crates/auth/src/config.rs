@@ -1346,6 +1346,9 @@ pub struct RedisArgs {
     /// between deployments.
     #[arg(long, env = "BETTER_AUTH_REDIS_PREFIX", global = true)]
     pub redis_prefix: Option<String>,
+    /// PEM certificates that `rediss://` trusts instead of the system's roots (a private CA).
+    #[arg(long, env = "BETTER_AUTH_REDIS_CA_FILE", global = true)]
+    pub redis_ca_file: Option<PathBuf>,
 }
 
 impl RedisArgs {
@@ -1353,6 +1356,10 @@ impl RedisArgs {
         RedisArgs {
             redis_url: keep(&self.redis_url),
             redis_prefix: self.redis_prefix.clone().filter(|s| !s.is_empty()),
+            redis_ca_file: self
+                .redis_ca_file
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
         }
     }
 }
@@ -1363,6 +1370,8 @@ pub struct RedisConfig {
     /// Put before every key; empty by default so that a TypeScript server without a prefix
     /// counts together with us.
     pub prefix: String,
+    /// For `rediss://`: trust these PEM certificates instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -1371,6 +1380,7 @@ impl std::fmt::Debug for RedisConfig {
         f.debug_struct("RedisConfig")
             .field("url", &redact_url(&self.url))
             .field("prefix", &self.prefix)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -1388,12 +1398,12 @@ fn redis_config(
     else {
         return Ok(None);
     };
-    let scheme_ok =
-        Url::parse(url.trim()).is_ok_and(|u| matches!(u.scheme(), "redis" | "redis+unix" | "unix"));
+    let scheme_ok = Url::parse(url.trim())
+        .is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix"));
     if !scheme_ok {
         // Not echoed: an unparsable URL cannot be redacted and may hold a password.
         return Err(ConfigError::Invalid(
-            "REDIS_URL must look like redis://[:password@]host:port[/db]".into(),
+            "REDIS_URL must look like redis[s]://[:password@]host:port[/db]".into(),
         ));
     }
     Ok(Some(RedisConfig {
@@ -1403,6 +1413,7 @@ fn redis_config(
             .clone()
             .or(file_prefix)
             .unwrap_or_default(),
+        ca_file: args.redis_ca_file.clone(),
     }))
 }
 

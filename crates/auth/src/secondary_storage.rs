@@ -75,7 +75,24 @@ impl Redis {
     /// Connects once so that a wrong URL or an unreachable Redis stops the start; later
     /// disconnections are retried per request.
     pub async fn connect(config: &RedisConfig) -> Result<Redis, redis::RedisError> {
-        let client = redis::Client::open(config.url.as_str())?;
+        let client = match &config.ca_file {
+            // A private CA for `rediss://` (the system's roots otherwise).
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    RedisError::from((
+                        ErrorKind::IoError,
+                        "cannot read the Redis CA file",
+                        format!("{}: {e}", path.display()),
+                    ))
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(config.url.as_str(), certificates)?
+            }
+            None => redis::Client::open(config.url.as_str())?,
+        };
         let settings = ConnectionManagerConfig::new()
             .set_connection_timeout(TIMEOUT)
             .set_response_timeout(TIMEOUT)

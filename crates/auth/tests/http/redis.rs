@@ -110,6 +110,7 @@ fn with_redis(url: &str, prefix: &str, c: &mut better_auth_server::config::Confi
     c.redis = Some(RedisConfig {
         url: url.to_owned(),
         prefix: prefix.to_owned(),
+        ca_file: None,
     });
     c.rate_limit.enabled = true;
     c.rate_limit.storage = RateLimitStorage::Redis;
@@ -415,4 +416,110 @@ pub(crate) async fn wait_for_redis(url: &str) {
     tokio::time::timeout(Duration::from_secs(10), up)
         .await
         .expect("redis-server up");
+}
+
+/// A Redis of this test's own that speaks only TLS, with a fresh certificate for 127.0.0.1
+/// signed by a fresh CA (`ca.pem` in `dir`, made by `openssl`). `None` (skip) without openssl or a
+/// TLS-capable redis-server, unless `BETTER_AUTH_REQUIRE_REDIS=1`.
+pub(crate) async fn private_tls_redis(dir: &std::path::Path) -> Option<(Running, String)> {
+    let required = std::env::var("BETTER_AUTH_REQUIRE_REDIS").as_deref() == Ok("1");
+    // A CA and a leaf it signed (webpki refuses a self-signed CA used as the server's).
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let made = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]) && openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]) && openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    if !made {
+        assert!(
+            !required,
+            "BETTER_AUTH_REQUIRE_REDIS=1 but openssl cannot make a certificate"
+        );
+        eprintln!("no openssl: skipping a Redis TLS test");
+        return None;
+    }
+    let port = free_port();
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+        ])
+        .arg("--tls-cert-file")
+        .arg(dir.join("cert.pem"))
+        .arg("--tls-key-file")
+        .arg(dir.join("key.pem"))
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let running = Running(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "TLS redis-server up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Some((running, format!("rediss://127.0.0.1:{port}")))
 }

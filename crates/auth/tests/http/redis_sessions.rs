@@ -20,6 +20,7 @@ fn sessions_in_redis(url: &str, prefix: &str, c: &mut better_auth_server::config
     c.redis = Some(better_auth_server::config::RedisConfig {
         url: url.to_owned(),
         prefix: prefix.to_owned(),
+        ca_file: None,
     });
 }
 
@@ -762,5 +763,43 @@ async fn a_hanging_redis_fails_fast() {
         assert!(std::time::Instant::now() < deadline, "back after SIGCONT");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    srv.stop().await;
+}
+
+/// `rediss://` with a private CA (`BETTER_AUTH_REDIS_CA_FILE`): sessions over TLS; without
+/// the CA the certificate is not trusted and the connection is refused.
+#[actix_web::test]
+async fn sessions_over_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_redis, url)) = crate::redis::private_tls_redis(dir.path()).await else {
+        return;
+    };
+    let ca = dir.path().join("ca.pem");
+    let untrusted = better_auth_server::config::RedisConfig {
+        url: url.clone(),
+        prefix: String::new(),
+        ca_file: None,
+    };
+    assert!(
+        better_auth_server::secondary_storage::Redis::connect(&untrusted)
+            .await
+            .is_err(),
+        "a private CA is not trusted by default"
+    );
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        sessions_in_redis(&url, "", c);
+        c.redis.as_mut().unwrap().ca_file = Some(ca.clone());
+    })
+    .await
+    .unwrap();
+    let up = srv.sign_up("tls@example.com", PASSWORD).await;
+    assert_eq!(up.status, 200, "{}", up.text);
+    let cookie = up.cookie_pair(COOKIE);
+    assert_eq!(srv.count("session").await, 0, "the session went to Redis");
+    assert_eq!(
+        get_session(&srv, &cookie).await["user"]["email"],
+        "tls@example.com"
+    );
+    assert_eq!(srv.get("/readyz", None).await.status, 200);
     srv.stop().await;
 }
