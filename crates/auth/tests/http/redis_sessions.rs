@@ -24,8 +24,20 @@ fn sessions_in_redis(url: &str, prefix: &str, c: &mut better_auth_server::config
     });
 }
 
-async fn start(b: Backend, keys: &Keys, url: &str) -> Option<TestServer> {
-    TestServer::start_with(b, |c| sessions_in_redis(url, &keys.prefix, c)).await
+/// A server whose sessions are in the test Redis under a fresh key prefix, after `tweak`;
+/// `None` (skip) without Redis or PostgreSQL. Also the keys and the Redis URL.
+async fn start_in_redis(
+    b: Backend,
+    tweak: impl FnOnce(&mut better_auth_server::config::Config),
+) -> Option<(TestServer, Keys, String)> {
+    let url = redis_url().await?;
+    let keys = Keys::new(&url).await;
+    let srv = TestServer::start_with(b, |c| {
+        sessions_in_redis(&url, &keys.prefix, c);
+        tweak(c);
+    })
+    .await?;
+    Some((srv, keys, url))
 }
 
 async fn sign_in(srv: &TestServer, email: &str) -> Resp {
@@ -70,9 +82,7 @@ async fn listed(keys: &Keys, user_id: &str) -> Vec<String> {
 /// Sign-up and sign-in write upstream's two keys (and no row); get-session, list-sessions,
 /// revoke-session, revoke-other-sessions and sign-out work from them.
 async fn sessions_live_in_redis_in_upstream_format(b: Backend) {
-    let Some(url) = redis_url().await else { return };
-    let keys = Keys::new(&url).await;
-    let Some(srv) = start(b, &keys, &url).await else {
+    let Some((srv, keys, _)) = start_in_redis(b, |_| {}).await else {
         return;
     };
     let up = srv.sign_up("redis@example.com", PASSWORD).await;
@@ -167,9 +177,7 @@ async fn sessions_live_in_redis_in_upstream_format(b: Backend) {
 /// A refresh (expiresAt - expiresIn + updateAge <= now) pushes the stored expiry, the key's
 /// TTL and the list entry, and keeps fields a TypeScript server wrote that we do not model.
 async fn refresh_and_typescript_written_sessions(b: Backend) {
-    let Some(url) = redis_url().await else { return };
-    let keys = Keys::new(&url).await;
-    let Some(srv) = start(b, &keys, &url).await else {
+    let Some((srv, keys, _)) = start_in_redis(b, |_| {}).await else {
         return;
     };
     let up = srv.sign_up("ts@example.com", PASSWORD).await;
@@ -288,13 +296,11 @@ async fn refresh_and_typescript_written_sessions(b: Backend) {
 /// Paths that sign a user out everywhere clear the Redis copies: change-password with
 /// revokeOtherSessions (one new session left), password reset, revoke-sessions, delete-user.
 async fn sign_out_everywhere_paths_clear_redis(b: Backend) {
-    let Some(url) = redis_url().await else { return };
-    let keys = Keys::new(&url).await;
-    let tweak = |c: &mut better_auth_server::config::Config| {
-        sessions_in_redis(&url, &keys.prefix, c);
+    let Some((srv, keys, _)) = start_in_redis(b, |c| {
         c.user.delete_user_enabled = true;
-    };
-    let Some(srv) = TestServer::start_with(b, tweak).await else {
+    })
+    .await
+    else {
         return;
     };
     let up = srv.sign_up("everywhere@example.com", PASSWORD).await;
@@ -387,13 +393,11 @@ async fn sign_out_everywhere_paths_clear_redis(b: Backend) {
 
 /// reset-password with `revoke_sessions_on_password_reset`: the user's Redis sessions end.
 async fn password_reset_ends_redis_sessions(b: Backend) {
-    let Some(url) = redis_url().await else { return };
-    let keys = Keys::new(&url).await;
-    let tweak = |c: &mut better_auth_server::config::Config| {
-        sessions_in_redis(&url, &keys.prefix, c);
+    let Some((srv, keys, _)) = start_in_redis(b, |c| {
         c.account.revoke_sessions_on_password_reset = true;
-    };
-    let Some(srv) = TestServer::start_with(b, tweak).await else {
+    })
+    .await
+    else {
         return;
     };
     let up = srv.sign_up("reset@example.com", PASSWORD).await;
@@ -429,9 +433,7 @@ async fn password_reset_ends_redis_sessions(b: Backend) {
 /// Two replicas on one database and one Redis: a session made on one is live on the other,
 /// and a sign-out on either ends it on both.
 async fn replicas_share_sessions_through_redis(b: Backend) {
-    let Some(url) = redis_url().await else { return };
-    let keys = Keys::new(&url).await;
-    let Some(a) = start(b, &keys, &url).await else {
+    let Some((a, keys, url)) = start_in_redis(b, |_| {}).await else {
         return;
     };
     let replica = a
@@ -470,13 +472,11 @@ async fn replicas_share_sessions_through_redis(b: Backend) {
 /// `store_session_in_database`: rows are written too, and a token missing from Redis is
 /// still found in the table (upstream's fallback); sign-out removes both.
 async fn store_session_in_database_too(b: Backend) {
-    let Some(url) = redis_url().await else { return };
-    let keys = Keys::new(&url).await;
-    let tweak = |c: &mut better_auth_server::config::Config| {
-        sessions_in_redis(&url, &keys.prefix, c);
+    let Some((srv, keys, _)) = start_in_redis(b, |c| {
         c.session.store_session_in_database = true;
-    };
-    let Some(srv) = TestServer::start_with(b, tweak).await else {
+    })
+    .await
+    else {
         return;
     };
     let up = srv.sign_up("both@example.com", PASSWORD).await;
@@ -508,13 +508,11 @@ async fn store_session_in_database_too(b: Backend) {
 /// (GETDEL), an expired one does not; OAuth state goes to Redis and not the table, and
 /// `store_verification_in_database` writes both.
 async fn verification_values_live_in_redis(b: Backend) {
-    let Some(url) = redis_url().await else { return };
-    let keys = Keys::new(&url).await;
-    let tweak = |c: &mut better_auth_server::config::Config| {
-        sessions_in_redis(&url, &keys.prefix, c);
+    let Some((srv, keys, url)) = start_in_redis(b, |c| {
         c.social.providers.push(crate::social::provider());
-    };
-    let Some(srv) = TestServer::start_with(b, tweak).await else {
+    })
+    .await
+    else {
         return;
     };
     let up = srv.sign_up("verify@example.com", PASSWORD).await;
