@@ -89,12 +89,7 @@ impl VerificationStore {
     /// The value for `identifier`, expired or not (the caller decides), without using it.
     pub async fn find(&self, identifier: &str) -> Result<Option<Verification>> {
         if let Some(redis) = &self.redis {
-            let mut get = redis::cmd("GET");
-            get.arg(key(redis, identifier));
-            let raw: Option<String> = redis
-                .run(|mut c| async move { get.query_async(&mut c).await })
-                .await?;
-            if let Some(found) = raw.as_deref().and_then(parse) {
+            if let Some(found) = read(redis, "GET", identifier).await? {
                 return Ok(Some(found));
             }
             if !self.in_database {
@@ -114,12 +109,7 @@ impl VerificationStore {
     ) -> Result<Option<Verification>> {
         let mut from_redis = None;
         if let Some(redis) = &self.redis {
-            let mut getdel = redis::cmd("GETDEL");
-            getdel.arg(key(redis, identifier));
-            let raw: Option<String> = redis
-                .run(|mut c| async move { getdel.query_async(&mut c).await })
-                .await?;
-            from_redis = raw.as_deref().and_then(parse);
+            from_redis = read(redis, "GETDEL", identifier).await?;
         }
         if self.in_database() {
             // The row is the gate here (a copy in Redis was deleted above).
@@ -131,6 +121,16 @@ impl VerificationStore {
 
 fn key(redis: &Redis, identifier: &str) -> String {
     redis.key(&format!("verification:{identifier}"))
+}
+
+/// `GET` or `GETDEL` of an identifier's value; one that does not parse counts as none.
+async fn read(redis: &Redis, command: &str, identifier: &str) -> Result<Option<Verification>> {
+    let mut cmd = redis::cmd(command);
+    cmd.arg(key(redis, identifier));
+    let raw: Option<String> = redis
+        .run(|mut c| async move { cmd.query_async(&mut c).await })
+        .await?;
+    Ok(raw.as_deref().and_then(parse))
 }
 
 fn parse(raw: &str) -> Option<Verification> {
