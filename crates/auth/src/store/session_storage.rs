@@ -358,10 +358,9 @@ impl RedisSessions {
     /// Fields of the stored user that we do not model (a TypeScript server's plugin columns)
     /// are kept.
     async fn rewrite_user(&self, user: &User) -> Result<()> {
-        let r = self;
-        for token in r.listed_tokens(&user.id, Timestamp::now()).await? {
-            let key = r.redis.key(&token);
-            let raw = r.get(key.clone()).await?;
+        for token in self.listed_tokens(&user.id, Timestamp::now()).await? {
+            let key = self.redis.key(&token);
+            let raw = self.get(key.clone()).await?;
             let Some((_, mut value)) = raw.as_deref().and_then(parse) else {
                 continue;
             };
@@ -382,7 +381,7 @@ impl RedisSessions {
                 .arg(value.to_string())
                 .arg("XX")
                 .arg("KEEPTTL");
-            let _: Option<String> = r.command(set).await?;
+            let _: Option<String> = self.command(set).await?;
         }
         Ok(())
     }
