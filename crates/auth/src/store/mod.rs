@@ -23,6 +23,33 @@ use sea_orm::{
 
 /// Opens the pool with settings that suit each backend.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    // Several processes opening one new SQLite file at once (replicas, `migrate up` beside
+    // `serve`) can meet SQLITE_BUSY while one of them switches the file to WAL, which the
+    // busy timeout does not cover: try again a few times.
+    let mut attempts: u64 = 0;
+    loop {
+        match Database::connect(connect_options(url)).await {
+            Err(e) if attempts < 10 && sqlite_busy(&e) => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempts)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6) while connecting.
+fn sqlite_busy(e: &DbErr) -> bool {
+    match e {
+        DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err)) => match err.as_ref() {
+            sea_orm::sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("5" | "6")),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn connect_options(url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
     options
@@ -41,7 +68,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
-    Database::connect(options).await
+    options
 }
 
 /// A failure of the database or of Redis (secondary storage).
