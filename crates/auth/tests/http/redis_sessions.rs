@@ -633,7 +633,36 @@ async fn verification_values_live_in_redis(b: Backend) {
     srv.stop().await;
 }
 
+/// revoke-session with another user's token leaves that session alone (as upstream).
+async fn someone_elses_token_is_not_revoked(b: Backend) {
+    let Some((srv, keys, _)) = start_in_redis(b, |_| {}).await else {
+        return;
+    };
+    let mine = srv
+        .sign_up("mine@example.com", PASSWORD)
+        .await
+        .cookie_pair(COOKIE);
+    let theirs = srv.sign_up("theirs@example.com", PASSWORD).await;
+    let token = theirs.json()["token"].as_str().unwrap().to_owned();
+    let r = srv
+        .post("/revoke-session", json!({"token": token}), Some(&mine))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(keys
+        .get(&format!("{}{token}", keys.prefix))
+        .await
+        .0
+        .is_some());
+    assert_eq!(
+        get_session(&srv, &theirs.cookie_pair(COOKIE)).await["user"]["email"],
+        "theirs@example.com"
+    );
+    keys.clean().await;
+    srv.stop().await;
+}
+
 on_both_databases!(
+    someone_elses_token_is_not_revoked,
     verification_values_live_in_redis,
     sessions_live_in_redis_in_upstream_format,
     refresh_and_typescript_written_sessions,
