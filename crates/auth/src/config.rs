@@ -5,6 +5,7 @@
 //! deployments already use (`BETTER_AUTH_SECRET`, `BETTER_AUTH_URL`, ...).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -215,6 +216,8 @@ struct FileConfig {
     social_providers: Vec<crate::oauth::config::FileSocialProvider>,
     shutdown_timeout: Option<u64>,
     metrics_addr: Option<String>,
+    #[serde(default)]
+    connections: FileConnections,
     redis_url: Option<String>,
     redis_prefix: Option<String>,
 }
@@ -479,6 +482,8 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Secondary storage (upstream's `secondaryStorage`); off when `None`.
     pub redis: Option<RedisConfig>,
+    /// Timeouts and limits of client connections.
+    pub connections: ConnectionLimits,
 }
 
 impl std::fmt::Debug for Config {
@@ -507,6 +512,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("metrics_addr", &self.metrics_addr)
             .field("redis", &self.redis)
+            .field("connections", &self.connections)
             .finish()
     }
 }
@@ -618,6 +624,7 @@ impl Config {
 
         let (shutdown_timeout, metrics_addr) =
             deploy_config(&args.deploy, file.shutdown_timeout, file.metrics_addr)?;
+        let connections = connection_limits(&args.deploy, &file.connections)?;
         let jwt = jwt_config(args, file.jwt, &base_url, &secrets)?;
         let social = crate::oauth::config::social_config(
             file.social_providers,
@@ -663,6 +670,7 @@ impl Config {
             shutdown_timeout,
             metrics_addr,
             redis,
+            connections,
         })
     }
 
@@ -1291,6 +1299,20 @@ pub struct DeployArgs {
     /// Log lines as `text` (default) or `json` (one object per line).
     #[arg(long, env = "BETTER_AUTH_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+    /// Seconds a request body may take to arrive in full before the server answers 408 and
+    /// closes the connection (default 15).
+    #[arg(long, env = "BETTER_AUTH_BODY_TIMEOUT", global = true)]
+    pub body_timeout: Option<u64>,
+    /// Seconds a new connection may take to send its request line and headers (default 5).
+    #[arg(long, env = "BETTER_AUTH_HEAD_TIMEOUT", global = true)]
+    pub head_timeout: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open (default 5; 0 turns keep-alive off).
+    #[arg(long, env = "BETTER_AUTH_KEEP_ALIVE", global = true)]
+    pub keep_alive: Option<u64>,
+    /// Open connections each worker thread accepts (default 25000); beyond it new
+    /// connections wait in the listen backlog.
+    #[arg(long, env = "BETTER_AUTH_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
 }
 
 impl DeployArgs {
@@ -1299,6 +1321,10 @@ impl DeployArgs {
             shutdown_timeout: self.shutdown_timeout,
             metrics_addr: keep(&self.metrics_addr),
             log_format: self.log_format,
+            body_timeout: self.body_timeout,
+            head_timeout: self.head_timeout,
+            keep_alive: self.keep_alive,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -1331,6 +1357,60 @@ fn deploy_config(
         })
         .transpose()?;
     Ok((timeout, metrics))
+}
+
+/// `[connections]` in the TOML file (seconds; the environment wins).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConnections {
+    body_timeout: Option<u64>,
+    head_timeout: Option<u64>,
+    keep_alive: Option<u64>,
+    max_connections: Option<usize>,
+}
+
+/// What a client connection may hold: a slow client gets these, then it is cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time for the whole request body to arrive (after the headers): then 408 and close.
+    pub body_timeout: Duration,
+    /// Time for the request line and headers of a new connection (actix's request timeout).
+    pub head_timeout: Duration,
+    /// Idle time of a keep-alive connection; zero turns keep-alive off.
+    pub keep_alive: Duration,
+    /// Connections per worker thread.
+    pub max_connections: usize,
+}
+
+fn connection_limits(
+    args: &DeployArgs,
+    file: &FileConnections,
+) -> Result<ConnectionLimits, ConfigError> {
+    let seconds = |arg: Option<u64>, file: Option<u64>, default: u64, name: &str| {
+        let s = arg.or(file).unwrap_or(default);
+        if s > 3600 {
+            return Err(ConfigError::Invalid(format!(
+                "connections.{name} must be at most 3600 seconds"
+            )));
+        }
+        Ok(Duration::from_secs(s))
+    };
+    let limits = ConnectionLimits {
+        body_timeout: seconds(args.body_timeout, file.body_timeout, 15, "body_timeout")?,
+        head_timeout: seconds(args.head_timeout, file.head_timeout, 5, "head_timeout")?,
+        keep_alive: seconds(args.keep_alive, file.keep_alive, 5, "keep_alive")?,
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(25_000),
+    };
+    if limits.body_timeout.is_zero() || limits.head_timeout.is_zero() || limits.max_connections == 0
+    {
+        return Err(ConfigError::Invalid(
+            "connections.body_timeout, head_timeout and max_connections must be above 0".into(),
+        ));
+    }
+    Ok(limits)
 }
 
 // ---- Secondary storage in Redis.

@@ -25,5 +25,6 @@ mod rate_limit;
 mod redis;
 mod redis_sessions;
 mod secrets;
+mod security;
 mod sessions;
 mod social;
