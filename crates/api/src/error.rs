@@ -32,6 +32,19 @@ pub enum VerifyError {
     AuthServerUnavailable(String),
 }
 
+/// Longest part of a request-supplied value (a `kid`, a parse error quoting the token) that
+/// goes into an error, and so into a log line: a crafted header must not write 60 KB a
+/// request to the log.
+pub const LOGGED_VALUE_MAX: usize = 48;
+
+/// `value` bounded to `LOGGED_VALUE_MAX` characters, with a marker saying how much was cut.
+pub fn clip(value: &str) -> String {
+    match value.char_indices().nth(LOGGED_VALUE_MAX) {
+        None => value.to_owned(),
+        Some((at, _)) => format!("{}…[{} more bytes cut]", &value[..at], value.len() - at),
+    }
+}
+
 impl From<jsonwebtoken::errors::Error> for VerifyError {
     fn from(e: jsonwebtoken::errors::Error) -> Self {
         use jsonwebtoken::errors::ErrorKind as K;
@@ -42,8 +55,24 @@ impl From<jsonwebtoken::errors::Error> for VerifyError {
             K::InvalidIssuer => VerifyError::InvalidIssuer,
             K::InvalidAudience => VerifyError::InvalidAudience,
             K::InvalidAlgorithm => VerifyError::AlgorithmNotAllowed("mismatch".into()),
-            K::MissingRequiredClaim(c) => VerifyError::MissingClaim(c.clone()),
-            _ => VerifyError::Malformed(e.to_string()),
+            K::MissingRequiredClaim(c) => VerifyError::MissingClaim(clip(c)),
+            _ => VerifyError::Malformed(clip(&e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_bounds_by_characters_and_says_so() {
+        assert_eq!(clip("short-kid"), "short-kid");
+        assert_eq!(
+            clip(&"k".repeat(50)),
+            format!("{}…[2 more bytes cut]", "k".repeat(48))
+        );
+        let multibyte = "é".repeat(100);
+        assert!(clip(&multibyte).starts_with(&"é".repeat(LOGGED_VALUE_MAX)));
     }
 }

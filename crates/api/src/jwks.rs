@@ -12,7 +12,7 @@ use reqwest::header::CACHE_CONTROL;
 use serde_json::Value;
 
 use crate::config::VerifierConfig;
-use crate::error::VerifyError;
+use crate::error::{clip, VerifyError};
 
 pub(crate) struct Key {
     pub algorithm: Algorithm,
@@ -118,7 +118,7 @@ impl JwksCache {
                 // Unknown kid: wait for the fetch in flight, if any, then look again.
                 self.refresh(self.fetch.lock().await).await?;
                 self.lookup(kid)
-                    .ok_or_else(|| VerifyError::UnknownKid(kid.to_owned()))
+                    .ok_or_else(|| VerifyError::UnknownKid(clip(kid)))
             }
         }
     }

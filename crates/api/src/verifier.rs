@@ -6,7 +6,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 
 use crate::claims::{Claims, TokenKind};
 use crate::config::{ConfigError, VerifierConfig};
-use crate::error::VerifyError;
+use crate::error::{clip, VerifyError};
 use crate::jwks::JwksCache;
 use crate::session::SessionCache;
 
@@ -77,7 +77,8 @@ impl Verifier {
                 None => Err(VerifyError::Malformed("not a JWT".into())),
             };
         }
-        let header = decode_header(token).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let header =
+            decode_header(token).map_err(|e| VerifyError::Malformed(clip(&e.to_string())))?;
         if is_hmac(header.alg) {
             // A shared secret is only ever used for tokens that name no published key:
             // an HS* token with a kid is the algorithm-confusion attack.

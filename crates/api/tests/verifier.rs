@@ -425,3 +425,31 @@ async fn example_api_answers_200_or_401_with_www_authenticate() {
     let _ = child.wait();
     auth.handle.stop(false).await;
 }
+
+/// Security probe, finding 4: the example API logged the `kid` of every refused token in
+/// full (60 KB a request with a crafted header). What a refusal carries into the log is
+/// bounded now, whatever the request sent.
+#[actix_web::test]
+async fn finding_4_logged_request_values_are_bounded() {
+    let auth = Auth::start(|_| {}).await;
+    let verifier = auth.verifier();
+    let (session, _) = auth.user().await;
+    let token = auth.token(&session).await;
+    let (mut header, claims) = parts(&token);
+    let signature = token.rsplit('.').next().unwrap();
+    header["kid"] = json!("k".repeat(60_000));
+    let forged = format!("{}.{signature}", encode(&header, &claims));
+    let err = verifier.verify(&forged).await.unwrap_err();
+    assert!(matches!(err, VerifyError::UnknownKid(_)), "{err:?}");
+    let logged = err.to_string();
+    assert!(logged.len() < 200, "{} bytes would be logged", logged.len());
+    assert!(logged.contains("more bytes cut"), "{logged}");
+    // A header that does not parse quotes no more of it either.
+    let garbage = format!(
+        "{}.e30.sig",
+        URL_SAFE_NO_PAD.encode(format!("{{\"alg\":\"{}\"}}", "A".repeat(60_000)))
+    );
+    let logged = verifier.verify(&garbage).await.unwrap_err().to_string();
+    assert!(logged.len() < 200, "{} bytes would be logged", logged.len());
+    auth.handle.stop(false).await;
+}
