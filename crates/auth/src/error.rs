@@ -48,6 +48,9 @@ pub enum ApiError {
     DeferSessionRequired,
     #[error("Request body is too large")]
     PayloadTooLarge,
+    /// The body did not arrive within `connections.body_timeout`.
+    #[error("The request body did not arrive in time")]
+    RequestTimeout,
     #[error("Email not verified")]
     EmailNotVerified,
     #[error("Verification email isn't enabled")]
@@ -316,6 +319,7 @@ impl ApiError {
                 Some("PAYLOAD_TOO_LARGE"),
                 msg,
             ),
+            RequestTimeout => (StatusCode::REQUEST_TIMEOUT, Some("REQUEST_TIMEOUT"), msg),
             DeferSessionRequired => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 Some("METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"),

@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) is only the command line; everything it runs lives here so that
 //! tests can start the same server on a random port.
 
+pub mod body_timeout;
 pub mod client_ip;
 pub mod config;
 pub mod cookies;
@@ -16,6 +17,7 @@ pub mod oauth;
 pub mod origins;
 pub mod plugins;
 pub mod rate_limit;
+pub mod redirect;
 pub mod routes;
 pub mod secondary_storage;
 pub mod state;
@@ -173,10 +175,12 @@ pub fn server(
 ) -> Result<actix_web::dev::Server, StartError> {
     let base_path = state.config.base_path.clone();
     let shutdown_timeout = state.config.shutdown_timeout;
+    let limits = state.config.connections;
     let server = HttpServer::new(move || {
         let shared = state.clone().into_inner();
         App::new()
             .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(body_timeout::body_deadline))
             .wrap(actix_web::middleware::from_fn(metrics::record))
             .service(
                 web::scope(&base_path)
@@ -187,8 +191,6 @@ pub fn server(
                         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                         error::payload_too_large,
                     ))
-                    // Inside CORS, so that a browser can read a 429.
-                    .wrap(actix_web::middleware::from_fn(rate_limit::rate_limit))
                     .wrap(cors(shared))
                     .wrap(actix_web::middleware::from_fn(
                         cors_headers_only_with_origin,
@@ -202,6 +204,13 @@ pub fn server(
     // at once on SIGINT).
     .disable_signals()
     .shutdown_timeout(shutdown_timeout)
+    .client_request_timeout(limits.head_timeout)
+    .keep_alive(if limits.keep_alive.is_zero() {
+        actix_web::http::KeepAlive::Disabled
+    } else {
+        actix_web::http::KeepAlive::Timeout(limits.keep_alive)
+    })
+    .max_connections(limits.max_connections)
     .listen(listener)?
     .run();
     Ok(server)

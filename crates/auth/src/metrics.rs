@@ -102,6 +102,7 @@ pub async fn record(
         Ok(r) => (
             r.request()
                 .match_pattern()
+                .filter(|p| !p.ends_with(crate::rate_limit::UNMATCHED.pattern))
                 .unwrap_or_else(|| "unmatched".into()),
             r.status().as_u16(),
         ),

@@ -88,7 +88,10 @@ fn compile(pattern: &str) -> Option<Pattern> {
 }
 
 /// `/path?query` that cannot be turned into another origin: upstream's
-/// `^\/(?!\/|\\|%2f|%5c)[\w\-.\+/@]*(?:\?[\w\-.\+/=&%@]*)?$`.
+/// `^\/(?!\/|\\|%2f|%5c)[\w\-.\+/@]*(?:\?[\w\-.\+/=&%@]*)?$` (`\w` is ASCII there), and
+/// stricter than upstream: no `.` or `..` path segment. Upstream lets `/..//evil.example`
+/// through and its `appendQueryParams` then normalizes it to `//evil.example`, which a browser
+/// follows to another site; refusing dot segments here means no later step can do that.
 pub fn is_safe_relative_path(url: &str) -> bool {
     let Some(rest) = url.strip_prefix('/') else {
         return false;
@@ -104,8 +107,11 @@ pub fn is_safe_relative_path(url: &str) -> bool {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
-    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     path.chars().all(|c| word(c) || "-.+/@".contains(c))
+        && !path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
         && query.is_none_or(|q| q.chars().all(|c| word(c) || "-.+/=&%@".contains(c)))
 }
 
@@ -157,5 +163,19 @@ mod tests {
         assert!(!t.is_trusted_callback("/%2Fevil.com"));
         assert!(!t.is_trusted_callback("https://evil.com/x"));
         assert!(!t.is_trusted_callback("javascript:alert(1)"));
+        assert!(t.is_trusted_callback("/a/.well-known/x...y"));
+        for dotted in [
+            "/..//evil.com",
+            "/a/b/../..//evil.com",
+            "/./x",
+            "/a/..",
+            "/a/.",
+        ] {
+            assert!(!t.is_trusted_callback(dotted), "{dotted}");
+        }
+        assert!(
+            !t.is_trusted_callback("/caf\u{e9}"),
+            "\\w is ASCII in upstream's pattern"
+        );
     }
 }

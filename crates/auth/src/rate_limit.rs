@@ -1,6 +1,12 @@
 //! Better Auth's rate limiter (`api/rate-limiter`): every request under the base path counts
-//! against `"<client ip>|<path>"`; 100 per 10 s by default, stricter rules on the paths
+//! against `"<client ip>|<route>"`; 100 per 10 s by default, stricter rules on the routes
 //! that send mail or check passwords; a refused request gets `429` and `X-Retry-After`.
+//!
+//! Stricter than upstream, which keys on the raw request path: here each endpoint declares
+//! its rule where it is registered (`routes::resource(path, Rule)`), the limiter runs on the
+//! matched route and keys on the route's pattern. Every spelling of a path that reaches a
+//! handler (`/sign-in/%65mail`, `?a=1`) therefore spends the one budget, and requests that
+//! match no route share one bucket per client (`/{unmatched:.*}`).
 //!
 //! Counters live in this process (`memory`), in the `rateLimit` table (`database`) or in
 //! Redis (`redis`, upstream's `secondary-storage`); the last two are shared by replicas.
@@ -28,9 +34,35 @@ use crate::secondary_storage::Redis;
 use crate::state::AppState;
 use crate::store::Store;
 
-/// Upstream's special rules, by path prefix after the base path.
+/// Upstream's special rules (`getDefaultSpecialRules`).
 const STRICT: Limit = Limit { window: 10, max: 3 };
 const MAIL: Limit = Limit { window: 60, max: 3 };
+
+/// The rule an endpoint declares where it is registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// The configured default (upstream: 100 per 10 s).
+    Default,
+    /// Routes that check credentials (upstream's `/sign-in`, `/sign-up`, `/change-password`,
+    /// `/change-email` prefixes): 3 per 10 s.
+    Credentials,
+    /// Routes that send mail (`/request-password-reset`, `/send-verification-email`, ...):
+    /// 3 per 60 s.
+    Mail,
+}
+
+/// The route a request matched: its pattern under the base path and its declared rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub pattern: &'static str,
+    pub rule: Rule,
+}
+
+/// Where requests that match no endpoint land: one budget per client for all of them.
+pub const UNMATCHED: Route = Route {
+    pattern: "/{unmatched:.*}",
+    rule: Rule::Default,
+};
 
 /// A bound on remembered clients in memory; beyond it, expired counters are swept.
 const MEMORY_ENTRIES_SWEEP_AT: usize = 100_000;
@@ -138,26 +170,17 @@ impl RateLimiter {
         self.redis = Some(redis);
     }
 
-    /// The limit for a path after the base path (`/sign-in/email`); `None`: not limited.
-    pub fn limit_for(&self, path: &str) -> Option<Limit> {
-        if let Some((_, limit)) = self.custom.iter().find(|(p, _)| p.matches(path)) {
+    /// The limit for a route: a configured rule matching its pattern first, then the rule
+    /// the route declares; `None`: not limited.
+    pub fn limit_for(&self, route: Route) -> Option<Limit> {
+        if let Some((_, limit)) = self.custom.iter().find(|(p, _)| p.matches(route.pattern)) {
             return *limit;
         }
-        let strict = ["/sign-in", "/sign-up", "/change-password", "/change-email"];
-        let mail = [
-            "/request-password-reset",
-            "/send-verification-email",
-            "/forget-password",
-            "/email-otp/send-verification-otp",
-            "/email-otp/request-password-reset",
-        ];
-        if strict.iter().any(|p| path.starts_with(p)) {
-            Some(STRICT)
-        } else if mail.iter().any(|p| path.starts_with(p)) {
-            Some(MAIL)
-        } else {
-            Some(self.config.default)
-        }
+        Some(match route.rule {
+            Rule::Default => self.config.default,
+            Rule::Credentials => STRICT,
+            Rule::Mail => MAIL,
+        })
     }
 
     /// Counts a request for `key` (upstream's algorithm: a passed window restarts at 1; a
@@ -243,8 +266,10 @@ impl RateLimiter {
     }
 }
 
-/// The middleware on the base path: before routing, as upstream (unknown paths count too).
-pub async fn rate_limit(
+/// The middleware every route is wrapped in (`routes::resource`): runs after routing, so it
+/// knows the route whatever the spelling of the path.
+pub async fn limit(
+    route: Route,
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
@@ -254,13 +279,7 @@ pub async fn rate_limit(
     if !state.config.rate_limit.enabled {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    let path = req
-        .path()
-        .strip_prefix(state.config.base_path.as_str())
-        .unwrap_or(req.path())
-        .trim_end_matches('/');
-    let path = if path.is_empty() { "/" } else { path };
-    let Some(limit) = state.rate_limiter.limit_for(path) else {
+    let Some(limit) = state.rate_limiter.limit_for(route) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let ip = client_ip(
@@ -269,7 +288,7 @@ pub async fn rate_limit(
         &state.config.trusted_proxies,
     );
     let identity = ip.map_or_else(|| "unknown".to_owned(), rate_limit_identity);
-    let key = format!("{identity}|{path}");
+    let key = format!("{identity}|{}", route.pattern);
     let now_ms = Timestamp::now().millis();
     match state
         .rate_limiter
@@ -324,28 +343,36 @@ mod tests {
                 limit: Some(Limit { window: 1, max: 1 }),
             },
         ]);
-        assert_eq!(l.limit_for("/sign-up/email"), Some(STRICT));
-        assert_eq!(l.limit_for("/change-password"), Some(STRICT));
-        assert_eq!(l.limit_for("/request-password-reset"), Some(MAIL));
-        assert_eq!(l.limit_for("/send-verification-email"), Some(MAIL));
+        let route = |pattern, rule| Route { pattern, rule };
         assert_eq!(
-            l.limit_for("/token"),
+            l.limit_for(route("/sign-up/email", Rule::Credentials)),
+            Some(STRICT)
+        );
+        assert_eq!(
+            l.limit_for(route("/request-password-reset", Rule::Mail)),
+            Some(MAIL)
+        );
+        assert_eq!(
+            l.limit_for(route("/token", Rule::Default)),
             Some(Limit {
                 window: 10,
                 max: 100
             })
         );
-        assert_eq!(l.limit_for("/get-session"), None);
+        assert_eq!(l.limit_for(route("/get-session", Rule::Default)), None);
         assert_eq!(
-            l.limit_for("/sign-in/email"),
+            l.limit_for(route("/sign-in/email", Rule::Credentials)),
             Some(Limit { window: 5, max: 7 })
         );
         assert_eq!(
-            l.limit_for("/sign-in/a/b"),
+            l.limit_for(route("/sign-in/a/b", Rule::Credentials)),
             Some(STRICT),
             "* stays in one segment"
         );
-        assert_eq!(l.limit_for("/admin/a/b"), Some(Limit { window: 1, max: 1 }));
+        assert_eq!(
+            l.limit_for(route("/admin/{id}/b", Rule::Default)),
+            Some(Limit { window: 1, max: 1 })
+        );
     }
 
     #[tokio::test]

@@ -114,7 +114,9 @@ pub struct StateError {
 
 /// Checks and uses up a state: the row must exist, the signed cookie must name the same
 /// state (unless `skip_state_cookie_check`), and it must not have expired. The row is
-/// deleted once the checks pass, so a state works once.
+/// deleted before the checks, so a state works once, and a state presented with the wrong
+/// cookie is gone too (stricter than upstream, which keeps it for another try until it
+/// expires: a captured state can't be replayed).
 pub async fn parse(
     req: &HttpRequest,
     state: &AppState,
@@ -122,11 +124,16 @@ pub async fn parse(
 ) -> Result<(StateData, String), StateError> {
     let fail = |code, error_url| StateError { code, error_url };
     let identifier = format!("auth-state:{value}");
-    let row = match state.verifications.find(&identifier).await {
+    // The delete is the gate: of two callbacks racing with one state only one gets it.
+    let row = match state
+        .verifications
+        .consume(state.store.connection(), &identifier)
+        .await
+    {
         Ok(Some(row)) => row,
         Ok(None) => return Err(fail("state_mismatch", None)),
         Err(e) => {
-            tracing::error!(error = %e, "reading OAuth state failed");
+            tracing::error!(error = %e, "using up OAuth state failed");
             return Err(fail("internal_server_error", None));
         }
     };
@@ -150,19 +157,6 @@ pub async fn parse(
             .and_then(|signed| state.config.secrets.verify(signed));
         if !verified.is_some_and(|v| crate::crypto::constant_time_eq(v, value)) {
             return Err(fail("state_mismatch", error_url));
-        }
-    }
-    // The delete is the gate: of two callbacks racing with one state only one gets it.
-    match state
-        .verifications
-        .consume(state.store.connection(), &identifier)
-        .await
-    {
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(fail("state_mismatch", error_url)),
-        Err(e) => {
-            tracing::error!(error = %e, "deleting OAuth state failed");
-            return Err(fail("internal_server_error", error_url));
         }
     }
     if data.expires_at < Timestamp::now().millis() {

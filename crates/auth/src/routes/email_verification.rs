@@ -11,9 +11,10 @@ use super::body::{self, MediaTypes, QueryValidator, Validator};
 use super::session;
 use crate::cookies::encode_uri_component;
 use crate::crypto::email_token::{self, RequestType, TokenError};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UrlField};
 use crate::mail::{MailKind, MailVars};
 use crate::models::User;
+use crate::redirect::{self, Location};
 use crate::state::AppState;
 use crate::store::is_unique_violation;
 
@@ -113,15 +114,25 @@ pub async fn send_verification_email(
 }
 
 /// Where a failed verification goes: back to the app with `?error=<CODE>`, or a 401.
-fn fail(callback_url: Option<&str>, error: ApiError, code: &str) -> ApiResult<HttpResponse> {
-    match callback_url.and_then(|cb| super::append_query_param(cb, "error", code)) {
-        Some(location) => Ok(super::redirect(&location, Vec::new())),
+fn fail(
+    state: &AppState,
+    callback_url: Option<&str>,
+    error: ApiError,
+    code: &str,
+) -> ApiResult<HttpResponse> {
+    match callback_url {
+        Some(cb) => {
+            let location =
+                Location::callback(state, UrlField::CallbackUrl, cb, &[("error", code)])?;
+            Ok(redirect::found(&location, Vec::new()))
+        }
         None => Err(error),
     }
 }
 
-fn invalid_token(callback_url: Option<&str>) -> ApiResult<HttpResponse> {
+fn invalid_token(state: &AppState, callback_url: Option<&str>) -> ApiResult<HttpResponse> {
     fail(
+        state,
         callback_url,
         ApiError::InvalidToken(StatusCode::UNAUTHORIZED),
         "INVALID_TOKEN",
@@ -129,11 +140,19 @@ fn invalid_token(callback_url: Option<&str>) -> ApiResult<HttpResponse> {
 }
 
 /// The success answer: a redirect to the callback, or this JSON.
-fn done(callback_url: Option<&str>, body: serde_json::Value, cookies: Vec<String>) -> HttpResponse {
-    match callback_url {
-        Some(cb) => super::redirect(cb, cookies),
+fn done(
+    state: &AppState,
+    callback_url: Option<&str>,
+    body: serde_json::Value,
+    cookies: Vec<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(match callback_url {
+        Some(cb) => redirect::found(
+            &Location::callback(state, UrlField::CallbackUrl, cb, &[])?,
+            cookies,
+        ),
         None => super::json_with_cookies(&body, cookies),
-    }
+    })
 }
 
 pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
@@ -149,11 +168,13 @@ pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
 
     let claims = match email_token::verify_any(state.config.secrets.all(), &token) {
         Ok(claims) => claims,
-        Err(TokenError::Expired) => return fail(cb, ApiError::TokenExpired, "TOKEN_EXPIRED"),
-        Err(TokenError::Invalid) => return invalid_token(cb),
+        Err(TokenError::Expired) => {
+            return fail(&state, cb, ApiError::TokenExpired, "TOKEN_EXPIRED")
+        }
+        Err(TokenError::Invalid) => return invalid_token(&state, cb),
     };
     if !body::is_valid_email(&claims.email) {
-        return invalid_token(cb);
+        return invalid_token(&state, cb);
     }
     if let Some(update_to) = claims.update_to.as_deref() {
         return change_email_step(&req, &state, cb, &claims, update_to).await;
@@ -161,17 +182,18 @@ pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
 
     let Some(user) = state.store.find_user_by_email(&claims.email).await? else {
         return fail(
+            &state,
             cb,
             ApiError::UserNotFound(StatusCode::UNAUTHORIZED),
             "USER_NOT_FOUND",
         );
     };
     if claims.user_id.as_deref().is_some_and(|id| id != user.id) {
-        return invalid_token(cb);
+        return invalid_token(&state, cb);
     }
     let null_user = json!({ "status": true, "user": null });
     if user.email_verified {
-        return Ok(done(cb, null_user, Vec::new()));
+        return done(&state, cb, null_user, Vec::new());
     }
     state
         .store
@@ -202,7 +224,7 @@ pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
         };
         cookies = super::session_cookie(&req, &state, &token);
     }
-    Ok(done(cb, null_user, cookies))
+    done(&state, cb, null_user, cookies)
 }
 
 /// The links of a change of address: the token names the account (`userId`), its current
@@ -215,21 +237,22 @@ async fn change_email_step(
     update_to: &str,
 ) -> ApiResult<HttpResponse> {
     let Some(user_id) = claims.user_id.as_deref() else {
-        return invalid_token(cb);
+        return invalid_token(state, cb);
     };
     let Some(user) = state.store.find_user_by_id(user_id).await? else {
         return fail(
+            state,
             cb,
             ApiError::UserNotFound(StatusCode::UNAUTHORIZED),
             "USER_NOT_FOUND",
         );
     };
     if user.email.to_lowercase() != claims.email {
-        return invalid_token(cb);
+        return invalid_token(state, cb);
     }
     let current = session::lookup(req, state, true).await?.session;
     if current.as_ref().is_some_and(|c| c.user.id != user.id) {
-        return fail(cb, ApiError::InvalidUser, "INVALID_USER");
+        return fail(state, cb, ApiError::InvalidUser, "INVALID_USER");
     }
 
     match claims.request_type.as_deref() {
@@ -256,7 +279,7 @@ async fn change_email_step(
                     },
                 );
             }
-            Ok(done(cb, json!({ "status": true }), Vec::new()))
+            done(state, cb, json!({ "status": true }), Vec::new())
         }
         // The new address is proven: move the account (its verified flag stays).
         Some("change-email-verification") => {
@@ -265,11 +288,12 @@ async fn change_email_step(
             let cookies = current
                 .map(|c| super::session_cookie(req, state, &c.session.token))
                 .unwrap_or_default();
-            Ok(done(
+            done(
+                state,
                 cb,
                 json!({ "status": true, "user": updated }),
                 cookies,
-            ))
+            )
         }
         // Older links: the address changes at once and is verified afterwards.
         _ => {
@@ -299,11 +323,12 @@ async fn change_email_step(
             let cookies = current
                 .map(|c| super::session_cookie(req, state, &c.session.token))
                 .unwrap_or_default();
-            Ok(done(
+            done(
+                state,
                 cb,
                 json!({ "status": true, "user": updated }),
                 cookies,
-            ))
+            )
         }
     }
 }

@@ -11,9 +11,10 @@ use super::session;
 use crate::cookies::encode_uri_component;
 use crate::crypto::password::Verified;
 use crate::crypto::random;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UrlField};
 use crate::mail::{MailKind, MailVars};
 use crate::models::Timestamp;
+use crate::redirect::{self, Location};
 use crate::state::AppState;
 
 const RESET_MESSAGE: &str =
@@ -132,12 +133,15 @@ pub async fn reset_password_callback(
         } else {
             callback_url.clone()
         };
-        super::resolve_with_param(state, &target, "error", "INVALID_TOKEN").ok_or(
-            ApiError::InvalidUrlField(crate::error::UrlField::CallbackUrl),
+        Location::resolved(
+            state,
+            UrlField::CallbackUrl,
+            &target,
+            &[("error", "INVALID_TOKEN")],
         )
     };
     if token.is_empty() || callback_url.is_empty() {
-        return Ok(super::redirect(&error(&state)?, Vec::new()));
+        return Ok(redirect::found(&error(&state)?, Vec::new()));
     }
     let valid = state
         .verifications
@@ -145,13 +149,16 @@ pub async fn reset_password_callback(
         .await?
         .is_some_and(|v| v.expires_at >= Timestamp::now());
     let location = if valid {
-        super::resolve_with_param(&state, &callback_url, "token", &token).ok_or(
-            ApiError::InvalidUrlField(crate::error::UrlField::CallbackUrl),
+        Location::resolved(
+            &state,
+            UrlField::CallbackUrl,
+            &callback_url,
+            &[("token", &token)],
         )?
     } else {
         error(&state)?
     };
-    Ok(super::redirect(&location, Vec::new()))
+    Ok(redirect::found(&location, Vec::new()))
 }
 
 pub async fn reset_password(

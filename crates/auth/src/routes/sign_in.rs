@@ -1,6 +1,5 @@
 //! `POST /sign-in/email` (upstream `routes/sign-in.ts` `signInEmail`).
 
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -8,8 +7,9 @@ use super::body::{self, MediaTypes, Validator};
 use crate::config::PasswordHashing;
 use crate::cookies;
 use crate::crypto::password::Verified;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UrlField};
 use crate::models::User;
+use crate::redirect::{self, Location};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -64,9 +64,8 @@ pub async fn sign_in_email(
         set,
     );
     if let Some(url) = callback_url {
-        if let Ok(value) = url.parse() {
-            response.headers_mut().insert(LOCATION, value);
-        }
+        let location = Location::callback(&state, UrlField::CallbackUrl, url, &[])?;
+        redirect::set_location(&mut response, &location);
     }
     Ok(response)
 }

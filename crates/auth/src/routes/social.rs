@@ -2,18 +2,18 @@
 //! (upstream `routes/sign-in.ts` `signInSocial`, `routes/callback.ts`, `routes/account.ts`
 //! `linkSocialAccount`, `oauth2/link-account.ts`).
 
-use actix_web::http::header::LOCATION;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::body::{self, MediaTypes, Validator};
 use crate::cookies;
 use crate::crypto::random;
-use crate::error::{ApiError, ApiResult, SocialError};
+use crate::error::{ApiError, ApiResult, SocialError, UrlField};
 use crate::models::{Session, Timestamp, User};
 use crate::oauth::state::{self as oauth_state, LinkTarget, StateData};
 use crate::oauth::{tokens, AuthorizationRequest, Provider, Tokens, UserInfo};
+use crate::redirect::{self, Location};
 use crate::state::AppState;
 use crate::store::is_unique_violation;
 use crate::store::oauth_accounts::{Account, TokenUpdate};
@@ -242,9 +242,7 @@ async fn start_redirect_flow(
         vec![cookie],
     );
     if !body.disable_redirect {
-        if let Ok(value) = url.parse() {
-            response.headers_mut().insert(LOCATION, value);
-        }
+        redirect::set_location(&mut response, &Location::provider_authorization(&url));
     }
     Ok(response)
 }
@@ -596,18 +594,42 @@ async fn handle_user_info(
 }
 
 /// `errorURL?error=<code>[&error_description=...]` as a 302 (upstream `redirectOnError`).
+/// An error URL that does not pass the redirect check (it was checked when the flow
+/// started) falls back to our error page.
 fn redirect_error(
+    state: &AppState,
     target: &str,
     code: &str,
     description: Option<&str>,
     cookies: Vec<String>,
 ) -> HttpResponse {
-    let mut location =
-        super::append_query_param(target, "error", code).unwrap_or_else(|| target.to_owned());
+    let mut params = vec![("error", code)];
     if let Some(d) = description {
-        location = super::append_query_param(&location, "error_description", d).unwrap_or(location);
+        params.push(("error_description", d));
     }
-    super::redirect(&location, cookies)
+    let location = Location::callback(state, UrlField::ErrorCallbackUrl, target, &params)
+        .or_else(|_| Location::own(state, &error_page(&params)));
+    match location {
+        Ok(location) => redirect::found(&location, cookies),
+        Err(e) => e.error_response(),
+    }
+}
+
+/// A redirect to a callback (after sign-in or linking); an unusable one ends on our error page.
+fn redirect_to(state: &AppState, target: &str, cookies: Vec<String>) -> HttpResponse {
+    match Location::callback(state, UrlField::CallbackUrl, target, &[]) {
+        Ok(location) => redirect::found(&location, cookies),
+        Err(_) => redirect_error(state, "", "invalid_callback_url", None, cookies),
+    }
+}
+
+/// `/error?error=...` on our base URL.
+fn error_page(params: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        query.append_pair(k, v);
+    }
+    format!("/error?{}", query.finish())
 }
 
 fn default_error_url(state: &AppState) -> String {
@@ -648,23 +670,17 @@ pub async fn callback_post(
                 query.append_pair(key, s);
             }
             Some(_) => {
-                let target = super::append_query_param(
-                    &default_error_url(&state),
-                    "error",
-                    "invalid_callback_request",
-                )
-                .unwrap_or_default();
-                return Ok(super::redirect(&target, Vec::new()));
+                let location = Location::own(
+                    &state,
+                    &error_page(&[("error", "invalid_callback_request")]),
+                )?;
+                return Ok(redirect::found(&location, Vec::new()));
             }
         }
     }
-    let location = format!(
-        "{}/callback/{}?{}",
-        super::base_url(&state),
-        path.into_inner(),
-        query.finish()
-    );
-    Ok(super::redirect(&location, Vec::new()))
+    let id: String = url::form_urlencoded::byte_serialize(path.into_inner().as_bytes()).collect();
+    let location = Location::own(&state, &format!("/callback/{id}?{}", query.finish()))?;
+    Ok(redirect::found(&location, Vec::new()))
 }
 
 /// `GET /callback/:id`: every outcome is a redirect.
@@ -678,25 +694,37 @@ pub async fn callback_get(
     let mut params: Map<String, Value> = Map::new();
     for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         if CALLBACK_KEYS.contains(&k.as_ref()) && params.contains_key(k.as_ref()) {
-            return redirect_error(&default_error, "invalid_callback_request", None, Vec::new());
+            return redirect_error(
+                &state,
+                &default_error,
+                "invalid_callback_request",
+                None,
+                Vec::new(),
+            );
         }
         params.insert(k.into_owned(), Value::String(v.into_owned()));
     }
     let param = |k: &str| params.get(k).and_then(Value::as_str).map(str::to_owned);
     let Some(state_value) = param("state").filter(|s| !s.is_empty()) else {
-        return redirect_error(&default_error, "state_not_found", None, Vec::new());
+        return redirect_error(&state, &default_error, "state_not_found", None, Vec::new());
     };
     let (data, expire_cookie) = match oauth_state::parse(&req, &state, &state_value).await {
         Ok(parsed) => parsed,
         Err(e) => {
             tracing::warn!(code = e.code, "OAuth state refused");
             let target = e.error_url.unwrap_or_else(|| default_error.clone());
-            return redirect_error(&target, e.code, None, Vec::new());
+            return redirect_error(&state, &target, e.code, None, Vec::new());
         }
     };
     let error_url = data.error_url.clone().unwrap_or(default_error);
     let fail = |code: &str, description: Option<&str>| {
-        redirect_error(&error_url, code, description, vec![expire_cookie.clone()])
+        redirect_error(
+            &state,
+            &error_url,
+            code,
+            description,
+            vec![expire_cookie.clone()],
+        )
     };
     if let Some(error) = param("error") {
         return fail(&error, param("error_description").as_deref());
@@ -755,7 +783,7 @@ pub async fn callback_get(
 
     if let Some(link) = &data.link {
         return match link_account(&state, &provider, link, &info, &tokens).await {
-            Ok(()) => super::redirect(&data.callback_url, vec![expire_cookie.clone()]),
+            Ok(()) => redirect_to(&state, &data.callback_url, vec![expire_cookie.clone()]),
             Err(code) => fail(code, None),
         };
     }
@@ -775,7 +803,7 @@ pub async fn callback_get(
                 (Some(new_user), true) => new_user.clone(),
                 _ => data.callback_url.clone(),
             };
-            super::redirect(&target, set)
+            redirect_to(&state, &target, set)
         }
         Err(reason) => fail(&reason.replace(' ', "_"), None),
     }

@@ -15,9 +15,10 @@ use crate::cookies;
 use crate::crypto::email_token::{self, RequestType};
 use crate::crypto::password::Verified;
 use crate::crypto::random;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UrlField};
 use crate::mail::{MailKind, MailVars};
 use crate::models::{Timestamp, User};
+use crate::redirect::{self, Location};
 use crate::state::AppState;
 
 fn status_true(set_cookies: Vec<String>) -> HttpResponse {
@@ -396,8 +397,8 @@ pub async fn delete_user_callback(
     };
     delete_with_token(&state, &current.user, &token).await?;
     match callback_url.filter(|c| !c.is_empty()) {
-        Some(cb) => Ok(super::redirect(
-            &cb,
+        Some(cb) => Ok(redirect::found(
+            &Location::callback(&state, UrlField::CallbackUrl, &cb, &[])?,
             cookies::expire_session_cookies(&req, &state.cookies),
         )),
         None => Ok(user_deleted(&req, &state)),

@@ -11,6 +11,7 @@ use serde_json::json;
 pub use signer::{signing_row, JwtSigner};
 
 use crate::error::ApiResult;
+use crate::rate_limit::Rule;
 use crate::routes::session;
 use crate::state::AppState;
 
@@ -19,8 +20,8 @@ use crate::state::AppState;
 const JWKS_MAX_AGE: u32 = 300;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::resource("/token").route(web::get().to(token)))
-        .service(crate::routes::resource("/jwks").route(web::get().to(jwks)));
+    cfg.service(crate::routes::resource("/token", Rule::Default).route(web::get().to(token)))
+        .service(crate::routes::resource("/jwks", Rule::Default).route(web::get().to(jwks)));
 }
 
 /// `GET /token` → `{"token": "<JWT>"}` for the signed-in user, else 401.
