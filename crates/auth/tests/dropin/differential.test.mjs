@@ -82,6 +82,7 @@ const STEPS = [
   ["verify-email: invalid token", (s) => call(s, "GET", "/verify-email?token=abc")],
   ["verify-email: invalid token, callback", (s) => call(s, "GET", "/verify-email?token=abc&callbackURL=/done?x=1")],
   ["verify-email: untrusted callback", (s) => call(s, "GET", `/verify-email?token=abc&callbackURL=${EVIL}/`)],
+  ["verify-email: dot-segment callback", (s) => call(s, "GET", "/verify-email?token=abc&callbackURL=%2F..%2F%2Fevil.example")],
   ["request-password-reset: not enabled", (s) => call(s, "POST", "/request-password-reset", { json: { email: EMAIL } })],
   ["request-password-reset: invalid email", (s) => call(s, "POST", "/request-password-reset", { json: { email: "nope" } })],
   ["reset-password: no token", (s) => call(s, "POST", "/reset-password", { json: { newPassword: "whatever password" } })],

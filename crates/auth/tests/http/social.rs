@@ -125,7 +125,8 @@ async fn state_is_stored_as_upstream_stores_it(b: Backend) {
         .into_owned();
     assert!(signed.starts_with(&format!("{state}.")));
 
-    // Without the cookie the callback is refused and the state stays for its browser.
+    // Without the cookie the callback is refused, and (stricter than upstream, which keeps
+    // it for its browser) the state is used up: a captured state can't be replayed.
     let refused = srv
         .get(&format!("/callback/example?state={state}&code=c"), None)
         .await;
@@ -134,7 +135,21 @@ async fn state_is_stored_as_upstream_stores_it(b: Backend) {
         refused.header("location"),
         Some(format!("{APP_ORIGIN}/error?error=state_mismatch").as_str())
     );
-    // With it, the state is used up even when the flow then fails (the provider said no).
+    assert_eq!(srv.count("verification").await, 0);
+
+    // With the cookie, the state is used up even when the flow then fails (the provider
+    // said no).
+    let resp = srv
+        .post(
+            "/sign-in/social",
+            json!({"provider": "example", "errorCallbackURL": format!("{APP_ORIGIN}/error")}),
+            None,
+        )
+        .await;
+    let url = url::Url::parse(resp.json()["url"].as_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let state = &q["state"];
+    let cookie = resp.cookie_pair("better-auth.state");
     let denied = srv
         .get(
             &format!(
