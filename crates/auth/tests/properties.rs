@@ -22,7 +22,7 @@ use better_auth_server::cookies::{self, CookieNames};
 use better_auth_server::crypto::secrets::Secrets;
 use better_auth_server::crypto::{signing, symmetric};
 use better_auth_server::origins::{is_safe_relative_path, TrustedOrigins};
-use better_auth_server::routes::body::{self, MediaTypes, Validator};
+use better_auth_server::routes::body::{self, MediaTypes, Shape, Validator};
 use proptest::prelude::*;
 
 const SECRET: &str = "property-test-secret-0123456789abcdef";
@@ -145,7 +145,7 @@ proptest! {
             match body::parse(&req, body, MediaTypes::JsonOrForm) {
                 Ok(value) => {
                     // Whatever parsed goes through the validators without a panic.
-                    if let Ok(mut v) = Validator::object(value.as_ref(), true) {
+                    if let Ok(mut v) = Validator::new(value.as_ref(), Shape::ObjectAndRecord) {
                         v.string("name");
                         v.email("email");
                         v.non_empty_string("password");

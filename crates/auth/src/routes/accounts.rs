@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::body::{self, MediaTypes, Validator};
+use super::body::{AnyRecord, Body, RequestBody, Validator};
 use crate::error::{ApiError, ApiResult, SocialError};
 use crate::models::Timestamp;
 use crate::oauth::{tokens, Provider, Tokens};
@@ -52,16 +52,26 @@ pub async fn list_accounts(
 }
 
 /// `POST /unlink-account {accountId}` (the local account id); fresh session required.
+/// `{accountId}`: the body of `/unlink-account`.
+pub struct UnlinkAccount {
+    account_id: String,
+}
+
+impl RequestBody for UnlinkAccount {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let account_id = v.string("accountId");
+        Some(Self {
+            account_id: account_id?.to_owned(),
+        })
+    }
+}
+
 pub async fn unlink_account(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<UnlinkAccount>,
 ) -> ApiResult<HttpResponse> {
-    let raw = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(raw.as_ref(), false)?;
-    let account_id = v.string("accountId").map(str::to_owned);
-    v.finish()?;
-    let account_id = account_id.unwrap_or_default();
+    let account_id = body.account_id;
     let auth = super::session::require(&req, &state).await?;
     if !super::session::is_fresh(&state, &auth.current) {
         return Err(ApiError::SessionNotFresh);
@@ -202,10 +212,8 @@ async fn valid_access_token(state: &AppState, account: &Account) -> ApiResult<Va
 async fn account_from_body(
     req: &HttpRequest,
     state: &AppState,
-    bytes: &web::Bytes,
+    fields: &Map<String, Value>,
 ) -> ApiResult<Account> {
-    let raw = body::read(req, bytes, state, MediaTypes::Json)?;
-    let fields = body::record(raw.as_ref())?;
     let id = selection(fields, "body")?;
     selected_account(req, state, id).await
 }
@@ -214,9 +222,9 @@ async fn account_from_body(
 pub async fn get_access_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(AnyRecord(fields)): Body<AnyRecord>,
 ) -> ApiResult<HttpResponse> {
-    let account = account_from_body(&req, &state, &bytes).await?;
+    let account = account_from_body(&req, &state, &fields).await?;
     Ok(HttpResponse::Ok().json(valid_access_token(&state, &account).await?))
 }
 
@@ -224,9 +232,9 @@ pub async fn get_access_token(
 pub async fn refresh_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(AnyRecord(fields)): Body<AnyRecord>,
 ) -> ApiResult<HttpResponse> {
-    let account = account_from_body(&req, &state, &bytes).await?;
+    let account = account_from_body(&req, &state, &fields).await?;
     let provider = state
         .oauth
         .provider(&account.provider_id)

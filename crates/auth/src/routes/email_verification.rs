@@ -7,8 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::body::{self, MediaTypes, QueryValidator, Validator};
+use super::body::{self, Body, Query, RequestBody, Validator};
 use super::session;
+use super::update_user::TokenLinkQuery;
 use crate::cookies::encode_uri_component;
 use crate::crypto::email_token::{self, RequestType, TokenError};
 use crate::error::{ApiError, ApiResult, UrlField};
@@ -67,19 +68,30 @@ pub(crate) fn send_verification_link(
     Ok(())
 }
 
+/// The body of `/send-verification-email`.
+pub struct SendVerificationEmail {
+    email: String,
+    callback_url: Option<String>,
+}
+
+impl RequestBody for SendVerificationEmail {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let email = v.email("email");
+        let callback_url = v.opt_string("callbackURL");
+        Some(Self {
+            email: email?.to_owned(),
+            callback_url: callback_url.map(str::to_owned),
+        })
+    }
+}
+
 pub async fn send_verification_email(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<SendVerificationEmail>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let email = v.email("email");
-    let callback_url = v.opt_string("callbackURL");
-    v.finish()?;
-    let Some(email) = email else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let email = body.email;
+    let callback_url = body.callback_url.as_deref();
     if !state.mailer.enabled() {
         return Err(ApiError::VerificationEmailNotEnabled);
     }
@@ -155,14 +167,15 @@ fn done(
     })
 }
 
-pub async fn verify_email(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let mut q = QueryValidator::new(&req);
-    let token = q.string("token");
-    let callback_url = q.opt_string("callbackURL");
-    q.finish()?;
-    let Some(token) = token else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+pub async fn verify_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Query(query): Query<TokenLinkQuery>,
+) -> ApiResult<HttpResponse> {
+    let TokenLinkQuery {
+        token,
+        callback_url,
+    } = query;
     body::check_callback_url(&state, callback_url.as_deref())?;
     let cb = callback_url.as_deref();
 

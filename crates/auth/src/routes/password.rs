@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use sea_orm::TransactionTrait;
 use serde_json::json;
 
-use super::body::{self, MediaTypes, QueryValidator, Validator};
+use super::body::{self, Body, Query, QueryValidator, RequestBody, RequestQuery, Validator};
 use super::session;
 use crate::cookies::encode_uri_component;
 use crate::crypto::password::Verified;
@@ -59,19 +59,29 @@ pub(crate) async fn is_current_password(
 /// The same answer whether or not the address is known, after the same work: the user
 /// lookup. Making the token and mailing it happen after the answer, so neither timing nor
 /// a storage error tells that the address exists.
+/// The body of `/request-password-reset`.
+pub struct RequestPasswordReset {
+    email: String,
+    redirect_to: Option<String>,
+}
+
+impl RequestBody for RequestPasswordReset {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let email = v.email("email");
+        let redirect_to = v.opt_string("redirectTo");
+        Some(Self {
+            email: email?.to_owned(),
+            redirect_to: redirect_to.map(str::to_owned),
+        })
+    }
+}
+
 pub async fn request_password_reset(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<RequestPasswordReset>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let email = v.email("email");
-    let redirect_to = v.opt_string("redirectTo");
-    v.finish()?;
-    let Some(email) = email else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let email = body.email;
+    let redirect_to = body.redirect_to.as_deref();
     if !state.mailer.enabled() {
         return Err(ApiError::ResetPasswordDisabled);
     }
@@ -115,16 +125,27 @@ pub async fn request_password_reset(
 
 /// The link in the mail: checks (without using) the token and sends the browser to the
 /// app's reset page with `?token=` or `?error=INVALID_TOKEN`.
+/// The query of the reset link: `callbackURL` is required.
+pub struct ResetLinkQuery {
+    callback_url: String,
+}
+
+impl RequestQuery for ResetLinkQuery {
+    fn read(q: &mut QueryValidator) -> Option<Self> {
+        let callback_url = q.string("callbackURL");
+        Some(Self {
+            callback_url: callback_url?,
+        })
+    }
+}
+
 pub async fn reset_password_callback(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    Query(query): Query<ResetLinkQuery>,
 ) -> ApiResult<HttpResponse> {
     let token = path.into_inner();
-    let mut q = QueryValidator::new(&req);
-    let callback_url = q.string("callbackURL");
-    q.finish()?;
-    let callback_url = callback_url.unwrap_or_default();
+    let callback_url = query.callback_url;
     body::check_callback_url(&state, Some(&callback_url))?;
     let error = |state: &AppState| {
         // Without a callback upstream falls back to its error page.
@@ -161,27 +182,47 @@ pub async fn reset_password_callback(
     Ok(redirect::found(&location, Vec::new()))
 }
 
+/// The body of `POST /reset-password`; the token may come in the query instead.
+pub struct ResetPassword {
+    new_password: String,
+    token: Option<String>,
+}
+
+impl RequestBody for ResetPassword {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let new_password = v.string("newPassword");
+        let token = v.opt_string("token");
+        Some(Self {
+            new_password: new_password?.to_owned(),
+            token: token.map(str::to_owned),
+        })
+    }
+}
+
+/// `?token=` of `POST /reset-password`.
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+impl RequestQuery for TokenQuery {
+    fn read(q: &mut QueryValidator) -> Option<Self> {
+        Some(Self {
+            token: q.opt_string("token"),
+        })
+    }
+}
+
 pub async fn reset_password(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<ResetPassword>,
+    Query(query): Query<TokenQuery>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let new_password = v.string("newPassword");
-    let body_token = v.opt_string("token");
-    v.finish()?;
-    let mut q = QueryValidator::new(&req);
-    let query_token = q.opt_string("token");
-    q.finish()?;
-    let Some(new_password) = new_password else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let new_password = body.new_password.as_str();
     let bad_token = || ApiError::InvalidToken(StatusCode::BAD_REQUEST);
-    let token = body_token
+    let token = body
+        .token
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .or(query_token.filter(|t| !t.is_empty()))
+        .or(query.token.filter(|t| !t.is_empty()))
         .ok_or_else(bad_token)?;
     check_new_password(&state, new_password)?;
 
@@ -223,18 +264,26 @@ pub async fn reset_password(
     Ok(HttpResponse::Ok().json(json!({ "status": true })))
 }
 
+/// `{password}`: the body of `/verify-password`.
+pub struct PasswordBody {
+    password: String,
+}
+
+impl RequestBody for PasswordBody {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let password = v.string("password");
+        Some(Self {
+            password: password?.to_owned(),
+        })
+    }
+}
+
 pub async fn verify_password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<PasswordBody>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let password = v.string("password");
-    v.finish()?;
-    let Some(password) = password else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let password = body.password.as_str();
     let auth = session::require(&req, &state).await?;
     check_not_too_long(&state, password)?;
     if !is_current_password(&state, &auth.current.user.id, password).await? {

@@ -4,7 +4,7 @@ use actix_web::http::header::{HeaderName, CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::body::{self, MediaTypes};
+use super::body::{self, AnyRecord, Body, NoSchema, RequestBody, Validator};
 use crate::cookies;
 use crate::error::{ApiError, ApiResult};
 use crate::models::{SessionWithUser, Timestamp};
@@ -104,12 +104,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// `POST /get-session` exists upstream only for `deferSessionRefresh`, which we do not
 /// offer: same answer as upstream without that option (after the origin check).
-pub async fn post_get_session(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    bytes: web::Bytes,
-) -> ApiResult<HttpResponse> {
-    body::read(&req, &bytes, &state, MediaTypes::Json)?;
+pub async fn post_get_session(_: Body<NoSchema>) -> ApiResult<HttpResponse> {
     Err(ApiError::DeferSessionRequired)
 }
 
@@ -154,18 +149,26 @@ pub async fn list_sessions(
 
 /// `POST /revoke-session {token}`: one of the user's sessions; the cookies go too when it
 /// is the current one. Someone else's token is silently left alone (upstream).
+/// `{token}`: the body of `/revoke-session`.
+pub struct TokenBody {
+    pub token: String,
+}
+
+impl RequestBody for TokenBody {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let token = v.string("token");
+        Some(Self {
+            token: token?.to_owned(),
+        })
+    }
+}
+
 pub async fn revoke_session(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<TokenBody>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = body::Validator::object(body.as_ref(), false)?;
-    let token = v.string("token");
-    v.finish()?;
-    let Some(token) = token else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let token = body.token.as_str();
     let auth = require(&req, &state).await?;
     state
         .sessions
@@ -182,9 +185,8 @@ pub async fn revoke_session(
 pub async fn revoke_sessions(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    _: Body<NoSchema>,
 ) -> ApiResult<HttpResponse> {
-    body::read(&req, &bytes, &state, MediaTypes::Json)?;
     let auth = require(&req, &state).await?;
     state
         .sessions
@@ -200,9 +202,8 @@ pub async fn revoke_sessions(
 pub async fn revoke_other_sessions(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    _: Body<NoSchema>,
 ) -> ApiResult<HttpResponse> {
-    body::read(&req, &bytes, &state, MediaTypes::Json)?;
     let auth = require(&req, &state).await?;
     state
         .sessions
@@ -219,10 +220,8 @@ pub async fn revoke_other_sessions(
 pub async fn update_session(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    _: Body<AnyRecord>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    body::record(body.as_ref())?;
     require(&req, &state).await?;
     Err(ApiError::BadRequestMessage("No fields to update"))
 }

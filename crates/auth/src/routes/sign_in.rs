@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::body::{self, MediaTypes, Validator};
+use super::body::{self, Body, MediaTypes, RequestBody, Validator};
 use crate::config::PasswordHashing;
 use crate::cookies;
 use crate::crypto::password::Verified;
@@ -21,27 +21,44 @@ struct SignInResponse<'a> {
     user: &'a User,
 }
 
+/// The body of `/sign-in/email`.
+pub struct SignInEmail {
+    email: String,
+    password: String,
+    callback_url: Option<String>,
+    remember_me: Option<bool>,
+}
+
+impl RequestBody for SignInEmail {
+    const MEDIA: MediaTypes = MediaTypes::JsonOrForm;
+
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let email = v.string("email");
+        let password = v.string("password");
+        let callback_url = v.opt_string("callbackURL");
+        let remember_me = v.opt_bool("rememberMe");
+        Some(Self {
+            email: email?.to_owned(),
+            password: password?.to_owned(),
+            callback_url: callback_url.map(str::to_owned),
+            remember_me,
+        })
+    }
+}
+
 pub async fn sign_in_email(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<SignInEmail>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::JsonOrForm)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let email = v.string("email");
-    let password = v.string("password");
-    let callback_url = v.opt_string("callbackURL");
-    let remember = v.opt_bool("rememberMe").unwrap_or(true);
-    v.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
     body::form_csrf_check(&req, &state)?;
-    if !body::is_valid_email(email) {
+    if !body::is_valid_email(&body.email) {
         return Err(ApiError::InvalidEmail);
     }
+    let callback_url = body.callback_url.as_deref();
+    let remember = body.remember_me.unwrap_or(true);
 
-    let user = authenticate(&state, &email.to_lowercase(), password).await?;
+    let user = authenticate(&state, &body.email.to_lowercase(), &body.password).await?;
     if state.config.account.require_email_verification && !user.email_verified {
         if state.config.email_verification.send_on_sign_in && state.mailer.enabled() {
             super::email_verification::send_verification_link(&state, &user, callback_url)?;

@@ -3,22 +3,29 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::body::{self, MediaTypes, Validator};
+use super::body::{Body, RequestBody, Shape, Validator};
 use crate::cookies;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
+/// The optional body of `/sign-out`: validated as upstream, not used (we never redirect).
+pub struct SignOut;
+
+impl RequestBody for SignOut {
+    const SHAPE: Shape = Shape::OptionalObject;
+
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        v.opt_string("callbackURL");
+        v.opt_bool("disableRedirect");
+        Some(SignOut)
+    }
+}
+
 pub async fn sign_out(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    _: Body<SignOut>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::optional_object(body.as_ref())?;
-    v.opt_string("callbackURL");
-    v.opt_bool("disableRedirect");
-    v.finish()?;
-
     if let Some(token) = cookies::session_token(&req, &state.config, &state.cookies) {
         // Upstream ignores failures here: the cookies are cleared either way.
         if let Err(e) = state.sessions.delete(&token).await {

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::body::{self, MediaTypes, Validator};
+use super::body::{self, Body, MediaTypes, RequestBody, Shape, Validator};
 use crate::cookies;
 use crate::crypto::random;
 use crate::error::{ApiError, ApiResult};
@@ -17,24 +17,55 @@ struct SignUpResponse<'a> {
     user: &'a User,
 }
 
+/// The body of `/sign-up/email`.
+pub struct SignUpEmail {
+    name: String,
+    email: String,
+    password: String,
+    image: Option<String>,
+    callback_url: Option<String>,
+    remember_me: Option<bool>,
+}
+
+impl RequestBody for SignUpEmail {
+    const MEDIA: MediaTypes = MediaTypes::JsonOrForm;
+    const SHAPE: Shape = Shape::ObjectAndRecord;
+
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let name = v.string("name");
+        let email = v.email("email");
+        let password = v.non_empty_string("password");
+        let image = v.opt_string("image");
+        let callback_url = v.opt_string("callbackURL");
+        let remember_me = v.opt_bool("rememberMe");
+        Some(Self {
+            name: name?.to_owned(),
+            email: email?.to_owned(),
+            password: password?.to_owned(),
+            image: image.map(str::to_owned),
+            callback_url: callback_url.map(str::to_owned),
+            remember_me,
+        })
+    }
+}
+
 pub async fn sign_up_email(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<SignUpEmail>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::JsonOrForm)?;
-    let mut v = Validator::object(body.as_ref(), true)?;
-    let name = v.string("name");
-    let email = v.email("email");
-    let password = v.non_empty_string("password");
-    let image = v.opt_string("image");
-    let callback_url = v.opt_string("callbackURL");
-    let remember = v.opt_bool("rememberMe").unwrap_or(true);
-    v.finish()?;
-    let (Some(name), Some(email), Some(password)) = (name, email, password) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
     body::form_csrf_check(&req, &state)?;
+    let SignUpEmail {
+        name,
+        email,
+        password,
+        image,
+        callback_url,
+        remember_me,
+    } = body;
+    let password = password.as_str();
+    let callback_url = callback_url.as_deref();
+    let remember = remember_me.unwrap_or(true);
 
     let len = body::js_length(password);
     if len < state.config.password.min_length {
@@ -51,10 +82,10 @@ pub async fn sign_up_email(
     let now = Timestamp::now();
     let user = User {
         id: random::id(),
-        name: name.to_owned(),
+        name,
         email,
         email_verified: false,
-        image: image.map(str::to_owned),
+        image,
         created_at: now,
         updated_at: now,
     };

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::body::{self, MediaTypes, Validator};
+use super::body::{self, Body, MediaTypes, RequestBody, Validator};
 use crate::cookies;
 use crate::crypto::random;
 use crate::error::{ApiError, ApiResult, SocialError, UrlField};
@@ -33,7 +33,7 @@ const INTERNAL_STATE_KEYS: [&str; 10] = [
 ];
 
 /// `idToken` in a sign-in or link body.
-struct IdTokenInput {
+pub struct IdTokenInput {
     token: String,
     nonce: Option<String>,
     access_token: Option<String>,
@@ -42,7 +42,7 @@ struct IdTokenInput {
 }
 
 /// The body of `/sign-in/social` and `/link-social`.
-struct SocialBody {
+pub struct SocialBody {
     provider: String,
     callback_url: Option<String>,
     new_user_callback_url: Option<String>,
@@ -56,114 +56,46 @@ struct SocialBody {
     additional_data: Map<String, Value>,
 }
 
-fn parse_social_body(body: Option<&Value>) -> ApiResult<SocialBody> {
-    let mut v = Validator::object(body, false)?;
-    let provider = v.string("provider").map(str::to_owned);
-    let callback_url = v.opt_string("callbackURL").map(str::to_owned);
-    let new_user_callback_url = v.opt_string("newUserCallbackURL").map(str::to_owned);
-    let error_callback_url = v.opt_string("errorCallbackURL").map(str::to_owned);
-    let disable_redirect = v.opt_bool("disableRedirect").unwrap_or(false);
-    let request_sign_up = v.opt_bool("requestSignUp");
-    let login_hint = v.opt_string("loginHint").map(str::to_owned);
-    v.finish()?;
-    let map = body.and_then(Value::as_object).cloned().unwrap_or_default();
-    let mut issues: Vec<String> = Vec::new();
-    let mut expected = |key: &str, ty: &str, got: &Value| {
-        issues.push(format!(
-            "[body.{key}] Invalid input: expected {ty}, received {}",
-            body::type_name(Some(got))
-        ));
-    };
-    let mut scopes = Vec::new();
-    match map.get("scopes") {
-        None => {}
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                match item {
-                    Value::String(s) => scopes.push(s.clone()),
-                    other => expected(&format!("scopes.{i}"), "string", other),
-                }
-            }
-        }
-        Some(other) => expected("scopes", "array", other),
-    }
-    let mut additional_params = Vec::new();
-    match map.get("additionalParams") {
-        None => {}
-        Some(Value::Object(m)) => {
-            for (k, val) in m {
-                match val {
-                    Value::String(s) => additional_params.push((k.clone(), s.clone())),
-                    other => expected(&format!("additionalParams.{k}"), "string", other),
-                }
-            }
-        }
-        Some(other) => expected("additionalParams", "record", other),
-    }
-    let additional_data = match map.get("additionalData") {
-        None => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(other) => {
-            expected("additionalData", "record", other);
-            Map::new()
-        }
-    };
-    let id_token = match map.get("idToken") {
-        None => None,
-        Some(Value::Object(m)) => {
-            let opt = |k: &str, issues: &mut Vec<String>| match m.get(k) {
-                None => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(other) => {
-                    issues.push(format!(
-                        "[body.idToken.{k}] Invalid input: expected string, received {}",
-                        body::type_name(Some(other))
-                    ));
-                    None
-                }
-            };
-            let token = match m.get("token") {
-                Some(Value::String(s)) => Some(s.clone()),
-                other => {
-                    issues.push(format!(
-                        "[body.idToken.token] Invalid input: expected string, received {}",
-                        body::type_name(other)
-                    ));
-                    None
-                }
-            };
-            let nonce = opt("nonce", &mut issues);
-            let access_token = opt("accessToken", &mut issues);
-            let refresh_token = opt("refreshToken", &mut issues);
-            token.map(|token| IdTokenInput {
-                token,
-                nonce,
-                access_token,
-                refresh_token,
-                apple_user: m.get("user").cloned(),
+impl RequestBody for SocialBody {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let provider = v.string("provider");
+        let callback_url = v.opt_string("callbackURL");
+        let new_user_callback_url = v.opt_string("newUserCallbackURL");
+        let error_callback_url = v.opt_string("errorCallbackURL");
+        let disable_redirect = v.opt_bool("disableRedirect").unwrap_or(false);
+        let request_sign_up = v.opt_bool("requestSignUp");
+        let login_hint = v.opt_string("loginHint");
+        let scopes = v.opt_string_array("scopes");
+        let additional_params = v.opt_string_record("additionalParams");
+        let additional_data = v.opt_record("additionalData");
+        let id_token = v.opt_object("idToken", |t| {
+            let token = t.string("token");
+            let nonce = t.opt_string("nonce");
+            let access_token = t.opt_string("accessToken");
+            let refresh_token = t.opt_string("refreshToken");
+            Some(IdTokenInput {
+                token: token?.to_owned(),
+                nonce: nonce.map(str::to_owned),
+                access_token: access_token.map(str::to_owned),
+                refresh_token: refresh_token.map(str::to_owned),
+                apple_user: t.fields().get("user").cloned(),
             })
-        }
-        Some(other) => {
-            expected("idToken", "object", other);
-            None
-        }
-    };
-    if !issues.is_empty() {
-        return Err(ApiError::Validation(issues.join("; ")));
+        });
+        let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
+        Some(SocialBody {
+            provider: provider?.to_owned(),
+            callback_url: non_empty(callback_url),
+            new_user_callback_url: non_empty(new_user_callback_url),
+            error_callback_url: non_empty(error_callback_url),
+            disable_redirect,
+            id_token,
+            scopes,
+            request_sign_up,
+            login_hint: login_hint.map(str::to_owned),
+            additional_params,
+            additional_data,
+        })
     }
-    Ok(SocialBody {
-        provider: provider.unwrap_or_default(),
-        callback_url: callback_url.filter(|s| !s.is_empty()),
-        new_user_callback_url: new_user_callback_url.filter(|s| !s.is_empty()),
-        error_callback_url: error_callback_url.filter(|s| !s.is_empty()),
-        disable_redirect,
-        id_token,
-        scopes,
-        request_sign_up,
-        login_hint,
-        additional_params,
-        additional_data,
-    })
 }
 
 fn redirect_uri(state: &AppState, provider: &Provider) -> String {
@@ -251,10 +183,8 @@ async fn start_redirect_flow(
 pub async fn sign_in_social(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<SocialBody>,
 ) -> ApiResult<HttpResponse> {
-    let raw = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let body = parse_social_body(raw.as_ref())?;
     let provider = provider(&state, &body.provider).await?;
     let Some(id_token) = body.id_token else {
         return start_redirect_flow(&state, &provider, body, None).await;
@@ -336,10 +266,8 @@ async fn id_token_user(
 pub async fn link_social(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<SocialBody>,
 ) -> ApiResult<HttpResponse> {
-    let raw = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let body = parse_social_body(raw.as_ref())?;
     let auth = super::session::require(&req, &state).await?;
     let current = auth.current;
     let provider = provider(&state, &body.provider).await?;

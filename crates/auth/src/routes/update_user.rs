@@ -7,7 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::body::{self, MediaTypes, QueryValidator, Validator};
+use super::body::{
+    self, AnyRecord, Body, Query, QueryValidator, RequestBody, RequestQuery, Validator,
+};
 use super::email_verification::verify_link;
 use super::password::{check_new_password, check_not_too_long, is_current_password};
 use super::session::{self, Authenticated};
@@ -29,10 +31,8 @@ fn status_true(set_cookies: Vec<String>) -> HttpResponse {
 pub async fn update_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(AnyRecord(fields)): Body<AnyRecord>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let fields = body::record(body.as_ref())?;
     let auth = session::require(&req, &state).await?;
     if fields.get("email").is_some_and(truthy) {
         return Err(ApiError::EmailCanNotBeUpdated);
@@ -101,20 +101,34 @@ struct ChangePasswordResponse<'a> {
     user: &'a User,
 }
 
+/// The body of `/change-password`.
+pub struct ChangePassword {
+    new_password: String,
+    current_password: String,
+    revoke_other_sessions: Option<bool>,
+}
+
+impl RequestBody for ChangePassword {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let new_password = v.string("newPassword");
+        let current_password = v.string("currentPassword");
+        let revoke_other_sessions = v.opt_bool("revokeOtherSessions");
+        Some(Self {
+            new_password: new_password?.to_owned(),
+            current_password: current_password?.to_owned(),
+            revoke_other_sessions,
+        })
+    }
+}
+
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let new_password = v.string("newPassword");
-    let current_password = v.string("currentPassword");
-    let revoke_others = v.opt_bool("revokeOtherSessions").unwrap_or(false);
-    v.finish()?;
-    let (Some(new_password), Some(current_password)) = (new_password, current_password) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let new_password = body.new_password.as_str();
+    let current_password = body.current_password.as_str();
+    let revoke_others = body.revoke_other_sessions.unwrap_or(false);
     let auth = session::require(&req, &state).await?;
     check_new_password(&state, new_password)?;
     check_not_too_long(&state, current_password)?;
@@ -165,19 +179,30 @@ pub async fn change_password(
     ))
 }
 
+/// The body of `/change-email`.
+pub struct ChangeEmail {
+    new_email: String,
+    callback_url: Option<String>,
+}
+
+impl RequestBody for ChangeEmail {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let new_email = v.email("newEmail");
+        let callback_url = v.opt_string("callbackURL");
+        Some(Self {
+            new_email: new_email?.to_owned(),
+            callback_url: callback_url.map(str::to_owned),
+        })
+    }
+}
+
 pub async fn change_email(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<ChangeEmail>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let new_email = v.email("newEmail");
-    let callback_url = v.opt_string("callbackURL");
-    v.finish()?;
-    let Some(new_email) = new_email else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let new_email = body.new_email;
+    let callback_url = body.callback_url.as_deref();
     let Authenticated {
         current,
         set_cookies,
@@ -302,17 +327,34 @@ async fn delete_with_token(state: &AppState, user: &User, token: &str) -> ApiRes
 
 /// Deletes the account: with the password, with a token from the confirmation mail, by
 /// mailing such a token (when configured), or with a fresh session.
+/// The body of `/delete-user`: every field optional.
+pub struct DeleteUser {
+    callback_url: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+}
+
+impl RequestBody for DeleteUser {
+    fn read(v: &mut Validator<'_>) -> Option<Self> {
+        let callback_url = v.opt_string("callbackURL");
+        let password = v.opt_string("password");
+        let token = v.opt_string("token");
+        Some(Self {
+            callback_url: callback_url.map(str::to_owned),
+            password: password.map(str::to_owned),
+            token: token.map(str::to_owned),
+        })
+    }
+}
+
 pub async fn delete_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    bytes: web::Bytes,
+    Body(body): Body<DeleteUser>,
 ) -> ApiResult<HttpResponse> {
-    let body = body::read(&req, &bytes, &state, MediaTypes::Json)?;
-    let mut v = Validator::object(body.as_ref(), false)?;
-    let callback_url = v.opt_string("callbackURL");
-    let password = v.opt_string("password");
-    let token = v.opt_string("token");
-    v.finish()?;
+    let callback_url = body.callback_url.as_deref();
+    let password = body.password.as_deref();
+    let token = body.token.as_deref();
     let auth = session::require(&req, &state).await?;
     let options = &state.config.user;
     if !options.delete_user_enabled {
@@ -377,17 +419,32 @@ pub async fn delete_user(
 }
 
 /// The link in the confirmation mail; the browser must still be signed in as the user.
+/// `?token=...&callbackURL=...` of a mailed link.
+pub struct TokenLinkQuery {
+    pub token: String,
+    pub callback_url: Option<String>,
+}
+
+impl RequestQuery for TokenLinkQuery {
+    fn read(q: &mut QueryValidator) -> Option<Self> {
+        let token = q.string("token");
+        let callback_url = q.opt_string("callbackURL");
+        Some(Self {
+            token: token?,
+            callback_url,
+        })
+    }
+}
+
 pub async fn delete_user_callback(
     req: HttpRequest,
     state: web::Data<AppState>,
+    Query(query): Query<TokenLinkQuery>,
 ) -> ApiResult<HttpResponse> {
-    let mut q = QueryValidator::new(&req);
-    let token = q.string("token");
-    let callback_url = q.opt_string("callbackURL");
-    q.finish()?;
-    let Some(token) = token else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let TokenLinkQuery {
+        token,
+        callback_url,
+    } = query;
     body::check_callback_url(&state, callback_url.as_deref())?;
     if !state.config.user.delete_user_enabled {
         return Err(ApiError::NotFoundWithCode);
