@@ -59,14 +59,23 @@ pub enum ApiError {
     EmailAlreadyVerified,
     #[error("Email mismatch")]
     EmailMismatch,
-    /// The status depends on the endpoint: 400 reset-password, 401 verify-email, 404
-    /// delete-user callback.
+    /// A verification link's token (verify-email): 401.
     #[error("Invalid token")]
-    InvalidToken(StatusCode),
+    InvalidToken,
+    /// A password reset token: 400.
+    #[error("Invalid token")]
+    InvalidResetToken,
+    /// A delete-account token: 404.
+    #[error("Invalid token")]
+    InvalidDeleteToken,
     #[error("Token expired")]
     TokenExpired,
+    /// The user a verification link names is gone: 401.
     #[error("User not found")]
-    UserNotFound(StatusCode),
+    UserNotFound,
+    /// The user a reset token names is gone: 400.
+    #[error("User not found")]
+    ResetUserNotFound,
     #[error("Invalid user")]
     InvalidUser,
     #[error("Invalid password")]
@@ -83,8 +92,6 @@ pub enum ApiError {
     SessionExpired,
     #[error("Session is not fresh")]
     SessionNotFresh,
-    #[error("Body must be an object")]
-    BodyMustBeAnObject,
     #[error("Failed to get user info")]
     FailedToGetUserInfo,
     #[error("Not found")]
@@ -333,9 +340,12 @@ impl ApiError {
             ),
             EmailAlreadyVerified => (StatusCode::BAD_REQUEST, Some("EMAIL_ALREADY_VERIFIED"), msg),
             EmailMismatch => (StatusCode::BAD_REQUEST, Some("EMAIL_MISMATCH"), msg),
-            InvalidToken(status) => (*status, Some("INVALID_TOKEN"), msg),
+            InvalidToken => (StatusCode::UNAUTHORIZED, Some("INVALID_TOKEN"), msg),
+            InvalidResetToken => (StatusCode::BAD_REQUEST, Some("INVALID_TOKEN"), msg),
+            InvalidDeleteToken => (StatusCode::NOT_FOUND, Some("INVALID_TOKEN"), msg),
             TokenExpired => (StatusCode::UNAUTHORIZED, Some("TOKEN_EXPIRED"), msg),
-            UserNotFound(status) => (*status, Some("USER_NOT_FOUND"), msg),
+            UserNotFound => (StatusCode::UNAUTHORIZED, Some("USER_NOT_FOUND"), msg),
+            ResetUserNotFound => (StatusCode::BAD_REQUEST, Some("USER_NOT_FOUND"), msg),
             InvalidUser => (StatusCode::UNAUTHORIZED, Some("INVALID_USER"), msg),
             InvalidPassword => (StatusCode::BAD_REQUEST, Some("INVALID_PASSWORD"), msg),
             CredentialAccountNotFound => (
@@ -356,7 +366,6 @@ impl ApiError {
             ChangeEmailDisabled => (StatusCode::BAD_REQUEST, Some("CHANGE_EMAIL_DISABLED"), msg),
             SessionExpired => (StatusCode::BAD_REQUEST, Some("SESSION_EXPIRED"), msg),
             SessionNotFresh => (StatusCode::FORBIDDEN, Some("SESSION_NOT_FRESH"), msg),
-            BodyMustBeAnObject => (StatusCode::BAD_REQUEST, Some("BODY_MUST_BE_AN_OBJECT"), msg),
             FailedToGetUserInfo => (StatusCode::NOT_FOUND, Some("FAILED_TO_GET_USER_INFO"), msg),
             NotFoundWithCode => (StatusCode::NOT_FOUND, Some("NOT_FOUND"), msg),
             NotFoundEmpty => (StatusCode::NOT_FOUND, None, msg),

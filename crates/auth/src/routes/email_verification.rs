@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -146,7 +145,7 @@ fn invalid_token(state: &AppState, callback_url: Option<&str>) -> ApiResult<Http
     fail(
         state,
         callback_url,
-        ApiError::InvalidToken(StatusCode::UNAUTHORIZED),
+        ApiError::InvalidToken,
         "INVALID_TOKEN",
     )
 }
@@ -197,7 +196,7 @@ pub async fn verify_email(
         return fail(
             &state,
             cb,
-            ApiError::UserNotFound(StatusCode::UNAUTHORIZED),
+            ApiError::UserNotFound,
             "USER_NOT_FOUND",
         );
     };
@@ -256,7 +255,7 @@ async fn change_email_step(
         return fail(
             state,
             cb,
-            ApiError::UserNotFound(StatusCode::UNAUTHORIZED),
+            ApiError::UserNotFound,
             "USER_NOT_FOUND",
         );
     };
@@ -367,5 +366,5 @@ async fn move_email(
         .store
         .find_user_by_id(&user.id)
         .await?
-        .ok_or(ApiError::UserNotFound(StatusCode::UNAUTHORIZED))
+        .ok_or(ApiError::UserNotFound)
 }

@@ -1,7 +1,6 @@
 //! `POST /request-password-reset`, `GET /reset-password/:token`, `POST /reset-password`,
 //! `POST /verify-password` (upstream `routes/password.ts`).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sea_orm::TransactionTrait;
 use serde_json::json;
@@ -218,7 +217,7 @@ pub async fn reset_password(
     Query(query): Query<TokenQuery>,
 ) -> ApiResult<HttpResponse> {
     let new_password = body.new_password.as_str();
-    let bad_token = || ApiError::InvalidToken(StatusCode::BAD_REQUEST);
+    let bad_token = || ApiError::InvalidResetToken;
     let token = body
         .token
         .filter(|t| !t.is_empty())
@@ -237,7 +236,7 @@ pub async fn reset_password(
         .store
         .find_user_by_id(&verification.value)
         .await?
-        .ok_or(ApiError::UserNotFound(StatusCode::BAD_REQUEST))?;
+        .ok_or(ApiError::ResetUserNotFound)?;
     let hash = state.hasher.hash(new_password).await?;
 
     // Using the token, revoking sessions and the new password: all or nothing.

@@ -2,7 +2,6 @@
 //! `GET /delete-user/callback` (upstream `routes/update-user.ts`). `setPassword` is
 //! server-only upstream (no HTTP route), so it has none here either.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -315,7 +314,7 @@ async fn delete_with_token(state: &AppState, user: &User, token: &str) -> ApiRes
         .consume(state.store.connection(), &delete_identifier(token))
         .await?;
     if consumed.is_none_or(|v| v.value != user.id) {
-        return Err(ApiError::InvalidToken(StatusCode::NOT_FOUND));
+        return Err(ApiError::InvalidDeleteToken);
     }
     state.store.delete_user(&user.id).await?;
     state
