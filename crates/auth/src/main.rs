@@ -116,7 +116,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                     let now = Timestamp::now();
                     let grace = config.jwt.grace_period;
                     println!("kid\talg\tcreatedAt\texpiresAt\tstatus");
-                    let rows = store.list_jwks().await?;
+                    let rows = store.jwks().list().await?;
                     let signing =
                         signing_row(&rows, config.jwt.algorithm, now).map(|r| r.id.clone());
                     for row in &rows {

@@ -132,7 +132,7 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     let m = &state.metrics;
     m.hashing_queue
         .set(i64::try_from(state.hasher.queue_depth()).unwrap_or(i64::MAX));
-    if let Ok(rows) = state.store.list_jwks().await {
+    if let Ok(rows) = state.store.jwks().list().await {
         let now = Timestamp::now();
         let grace = state.config.jwt.grace_period;
         let published = rows.iter().filter(|r| r.is_published(now, grace)).count();

@@ -220,7 +220,7 @@ impl RateLimiter {
                 }
             }
             RateLimitStorage::Database => {
-                match store.count_request(key, now_ms, window_ms, max).await {
+                match store.rate_limits().count(key, now_ms, window_ms, max).await {
                     Ok(c) if c.count > max => retry(c.last_request_ms),
                     Ok(_) => Decision::Allow,
                     Err(e) => {

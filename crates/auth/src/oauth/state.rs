@@ -125,11 +125,7 @@ pub async fn parse(
     let fail = |code, error_url| StateError { code, error_url };
     let identifier = format!("auth-state:{value}");
     // The delete is the gate: of two callbacks racing with one state only one gets it.
-    let row = match state
-        .verifications
-        .consume(state.store.connection(), &identifier)
-        .await
-    {
+    let row = match state.verifications.take(&identifier).await {
         Ok(Some(row)) => row,
         Ok(None) => return Err(fail("state_mismatch", None)),
         Err(e) => {

@@ -7,7 +7,7 @@ use sha2::Sha256;
 use crate::config::Config;
 use crate::crypto::symmetric;
 use crate::oauth::Tokens;
-use crate::store::oauth_accounts::TokenUpdate;
+use crate::store::accounts::TokenUpdate;
 
 /// A token as it is stored: encrypted with the secret when the option asks for it.
 pub fn seal(config: &Config, token: Option<&str>) -> Option<String> {

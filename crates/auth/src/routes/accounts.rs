@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult, SocialError};
 use crate::models::Timestamp;
 use crate::oauth::{tokens, Provider, Tokens};
 use crate::state::AppState;
-use crate::store::oauth_accounts::Account;
+use crate::store::accounts::Account;
 
 fn scopes(scope: Option<&str>) -> Vec<String> {
     scope
@@ -45,7 +45,8 @@ pub async fn list_accounts(
     let auth = super::session::require(&req, &state).await?;
     let accounts = state
         .store
-        .find_user_accounts(&auth.current.user.id)
+        .accounts()
+        .list_for_user(&auth.current.user.id)
         .await?;
     let out: Vec<Value> = accounts.iter().map(public_account).collect();
     Ok(super::json_with_cookies(&out, auth.set_cookies))
@@ -78,7 +79,8 @@ pub async fn unlink_account(
     }
     let accounts = state
         .store
-        .find_user_accounts(&auth.current.user.id)
+        .accounts()
+        .list_for_user(&auth.current.user.id)
         .await?;
     if accounts.len() == 1 && !state.config.social.linking.allow_unlinking_all {
         return Err(SocialError::FailedToUnlinkLastAccount.into());
@@ -86,7 +88,7 @@ pub async fn unlink_account(
     let Some(account) = accounts.iter().find(|a| a.id == account_id) else {
         return Err(SocialError::AccountNotFound.into());
     };
-    state.store.delete_account(&account.id).await?;
+    state.store.accounts().delete(&account.id).await?;
     Ok(super::json_with_cookies(
         &json!({"status": true}),
         auth.set_cookies,
@@ -128,7 +130,8 @@ async fn selected_account(
     };
     state
         .store
-        .find_user_accounts(&current.user.id)
+        .accounts()
+        .list_for_user(&current.user.id)
         .await?
         .into_iter()
         .find(|a| a.id == account_id)
@@ -153,7 +156,8 @@ async fn refresh_and_store(
     t.refresh_token_expires_at = t.refresh_token_expires_at.or(refresh_expiry_fallback);
     state
         .store
-        .update_account_tokens(&account.id, &tokens::sealed_update(&state.config, &t))
+        .accounts()
+        .update_tokens(&account.id, &tokens::sealed_update(&state.config, &t))
         .await?;
     Ok(t)
 }

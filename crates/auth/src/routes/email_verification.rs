@@ -99,7 +99,8 @@ pub async fn send_verification_email(
         let started = Instant::now();
         let result = match state
             .store
-            .find_user_by_email(&email.to_lowercase())
+            .users()
+            .find_by_email(&email.to_lowercase())
             .await?
         {
             Some(user) if !user.email_verified => {
@@ -142,12 +143,7 @@ fn fail(
 }
 
 fn invalid_token(state: &AppState, callback_url: Option<&str>) -> ApiResult<HttpResponse> {
-    fail(
-        state,
-        callback_url,
-        ApiError::InvalidToken,
-        "INVALID_TOKEN",
-    )
+    fail(state, callback_url, ApiError::InvalidToken, "INVALID_TOKEN")
 }
 
 /// The success answer: a redirect to the callback, or this JSON.
@@ -192,13 +188,8 @@ pub async fn verify_email(
         return change_email_step(&req, &state, cb, &claims, update_to).await;
     }
 
-    let Some(user) = state.store.find_user_by_email(&claims.email).await? else {
-        return fail(
-            &state,
-            cb,
-            ApiError::UserNotFound,
-            "USER_NOT_FOUND",
-        );
+    let Some(user) = state.store.users().find_by_email(&claims.email).await? else {
+        return fail(&state, cb, ApiError::UserNotFound, "USER_NOT_FOUND");
     };
     if claims.user_id.as_deref().is_some_and(|id| id != user.id) {
         return invalid_token(&state, cb);
@@ -209,7 +200,8 @@ pub async fn verify_email(
     }
     state
         .store
-        .update_user_email(&user.id, &user.email, true)
+        .users()
+        .update_email(&user.id, &user.email, true)
         .await?;
     state.sessions.user_updated(&user.id).await;
     let user = User {
@@ -251,13 +243,8 @@ async fn change_email_step(
     let Some(user_id) = claims.user_id.as_deref() else {
         return invalid_token(state, cb);
     };
-    let Some(user) = state.store.find_user_by_id(user_id).await? else {
-        return fail(
-            state,
-            cb,
-            ApiError::UserNotFound,
-            "USER_NOT_FOUND",
-        );
+    let Some(user) = state.store.users().find_by_id(user_id).await? else {
+        return fail(state, cb, ApiError::UserNotFound, "USER_NOT_FOUND");
     };
     if user.email.to_lowercase() != claims.email {
         return invalid_token(state, cb);
@@ -353,7 +340,8 @@ async fn move_email(
 ) -> ApiResult<User> {
     match state
         .store
-        .update_user_email(&user.id, new_email, verified)
+        .users()
+        .update_email(&user.id, new_email, verified)
         .await
     {
         Ok(_) => {}
@@ -364,7 +352,8 @@ async fn move_email(
     state.sessions.user_updated(&user.id).await;
     state
         .store
-        .find_user_by_id(&user.id)
+        .users()
+        .find_by_id(&user.id)
         .await?
         .ok_or(ApiError::UserNotFound)
 }

@@ -2,7 +2,6 @@
 //! `POST /verify-password` (upstream `routes/password.ts`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::body::{self, Body, Query, QueryValidator, RequestBody, RequestQuery, Validator};
@@ -45,7 +44,7 @@ pub(crate) async fn is_current_password(
     user_id: &str,
     password: &str,
 ) -> ApiResult<bool> {
-    let account = state.store.find_credential_account(user_id).await?;
+    let account = state.store.accounts().find_credential(user_id).await?;
     let Some(stored) = account.and_then(|a| a.password) else {
         return Ok(false);
     };
@@ -86,7 +85,8 @@ pub async fn request_password_reset(
     }
     if let Some(user) = state
         .store
-        .find_user_by_email(&email.to_lowercase())
+        .users()
+        .find_by_email(&email.to_lowercase())
         .await?
     {
         let callback = redirect_to.map(encode_uri_component).unwrap_or_default();
@@ -234,27 +234,21 @@ pub async fn reset_password(
         .ok_or_else(bad_token)?;
     let user = state
         .store
-        .find_user_by_id(&verification.value)
+        .users()
+        .find_by_id(&verification.value)
         .await?
         .ok_or(ApiError::ResetUserNotFound)?;
     let hash = state.hasher.hash(new_password).await?;
 
-    // Using the token, revoking sessions and the new password: all or nothing.
-    let tx = state.store.connection().begin().await?;
-    let consumed = state.verifications.consume(&tx, &identifier).await?;
-    if consumed.is_none_or(|c| c.value != user.id) {
-        tx.rollback().await?;
+    let revoke = state.config.account.revoke_sessions_on_password_reset;
+    let reset = state
+        .store
+        .reset_password(&state.verifications, &identifier, &user, &hash, revoke)
+        .await?;
+    if !reset {
         return Err(bad_token());
     }
-    if state.config.account.revoke_sessions_on_password_reset {
-        state.store.delete_user_sessions(&tx, &user.id).await?;
-    }
-    state
-        .store
-        .set_credential_password(&tx, &user, &hash)
-        .await?;
-    tx.commit().await?;
-    if state.config.account.revoke_sessions_on_password_reset {
+    if revoke {
         state
             .sessions
             .forget_user(&user.id, Timestamp::now())

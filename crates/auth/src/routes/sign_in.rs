@@ -90,11 +90,11 @@ pub async fn sign_in_email(
 /// The user for these credentials. Every failure is the same error, and an unknown email
 /// still pays for one hash verification so that timing does not reveal which it was.
 async fn authenticate(state: &AppState, email: &str, password: &str) -> ApiResult<User> {
-    let Some(user) = state.store.find_user_by_email(email).await? else {
+    let Some(user) = state.store.users().find_by_email(email).await? else {
         state.hasher.verify_dummy(password).await?;
         return Err(ApiError::InvalidEmailOrPassword);
     };
-    let account = state.store.find_credential_account(&user.id).await?;
+    let account = state.store.accounts().find_credential(&user.id).await?;
     let Some((account_id, stored)) = account.and_then(|a| Some((a.id, a.password?))) else {
         state.hasher.verify_dummy(password).await?;
         return Err(ApiError::InvalidEmailOrPassword);
@@ -111,7 +111,8 @@ async fn authenticate(state: &AppState, email: &str, password: &str) -> ApiResul
                     Ok(hash) => {
                         if let Err(e) = state
                             .store
-                            .update_account_password(&account_id, &hash)
+                            .accounts()
+                            .update_password(&account_id, &hash)
                             .await
                         {
                             tracing::warn!(error = %e, "could not upgrade a scrypt hash");

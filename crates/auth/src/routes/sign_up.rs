@@ -90,7 +90,13 @@ pub async fn sign_up_email(
         updated_at: now,
     };
     let no_session = |user: &User| HttpResponse::Ok().json(SignUpResponse { token: None, user });
-    if state.store.find_user_by_email(&user.email).await?.is_some() {
+    if state
+        .store
+        .users()
+        .find_by_email(&user.email)
+        .await?
+        .is_some()
+    {
         if generic_duplicate {
             // Same work as a real sign-up: one hash.
             state.hasher.hash(password).await?;

@@ -15,8 +15,8 @@ use crate::oauth::state::{self as oauth_state, LinkTarget, StateData};
 use crate::oauth::{tokens, AuthorizationRequest, Provider, Tokens, UserInfo};
 use crate::redirect::{self, Location};
 use crate::state::AppState;
+use crate::store::accounts::{Account, TokenUpdate};
 use crate::store::is_unique_violation;
-use crate::store::oauth_accounts::{Account, TokenUpdate};
 
 /// Keys of the state JSON that `additionalData` may not set.
 const INTERNAL_STATE_KEYS: [&str; 10] = [
@@ -288,7 +288,8 @@ pub async fn link_social(
     let done = json!({"url": "", "status": true, "redirect": false});
     let existing = state
         .store
-        .find_account_by_key(provider.id(), &info.account_id)
+        .accounts()
+        .find_by_key(provider.id(), &info.account_id)
         .await?;
     let update = TokenUpdate {
         access_token: tokens::seal(&state.config, input.access_token.as_deref()),
@@ -298,7 +299,7 @@ pub async fn link_social(
     };
     match existing {
         Some(a) if a.user_id == current.user.id => {
-            state.store.update_account_tokens(&a.id, &update).await?;
+            state.store.accounts().update_tokens(&a.id, &update).await?;
             update_user_info_on_link(&state, &current.user, &info).await;
             return Ok(super::json_with_cookies(&done, auth.set_cookies));
         }
@@ -313,7 +314,7 @@ pub async fn link_social(
         return Err(SocialError::LinkingDifferentEmailsNotAllowed.into());
     }
     let account = new_account(&provider, &info, &current.user.id, update);
-    if let Err(e) = state.store.create_account(&account).await {
+    if let Err(e) = state.store.accounts().create(&account).await {
         tracing::error!(error = %e, "linking an account failed");
         return Err(SocialError::LinkingFailed.into());
     }
@@ -362,7 +363,7 @@ async fn update_user_info_on_link(state: &AppState, user: &User, info: &UserInfo
         updated.image = info.image.clone();
     }
     updated.updated_at = Timestamp::now();
-    if let Err(e) = state.store.update_user_profile(&updated).await {
+    if let Err(e) = state.store.users().update_profile(&updated).await {
         tracing::warn!(error = %e, "could not update user info on account link");
         return;
     }
@@ -401,19 +402,21 @@ async fn handle_user_info(
     };
 
     let owned = store
-        .find_account_by_key(provider.id(), &info.account_id)
+        .accounts()
+        .find_by_key(provider.id(), &info.account_id)
         .await
         .map_err(db_fail)?;
     let existing_user = match &owned {
         Some(account) => match store
-            .find_user_by_id(&account.user_id)
+            .users()
+            .find_by_id(&account.user_id)
             .await
             .map_err(db_fail)?
         {
             Some(user) => Some(user),
             None => return Err("unable to link account"),
         },
-        None => store.find_user_by_email(&email).await.map_err(db_fail)?,
+        None => store.users().find_by_email(&email).await.map_err(db_fail)?,
     };
 
     let (user, is_register) = match existing_user {
@@ -429,12 +432,12 @@ async fn handle_user_info(
                         return Err("account not linked");
                     }
                     let account = new_account(provider, info, &user.id, sealed);
-                    if let Err(e) = store.create_account(&account).await {
+                    if let Err(e) = store.accounts().create(&account).await {
                         tracing::error!(error = %e, "unable to link account");
                         return Err("unable to link account");
                     }
                     update_user_info_on_link(state, &user, info).await;
-                    if let Some(u) = store.find_user_by_id(&user.id).await.map_err(db_fail)? {
+                    if let Some(u) = store.users().find_by_id(&user.id).await.map_err(db_fail)? {
                         user = u;
                     }
                 }
@@ -446,7 +449,8 @@ async fn handle_user_info(
                             ..sealed
                         };
                         store
-                            .update_account_tokens(&account.id, &update)
+                            .accounts()
+                            .update_tokens(&account.id, &update)
                             .await
                             .map_err(db_fail)?;
                     }
@@ -454,7 +458,11 @@ async fn handle_user_info(
             }
             let mut changed = false;
             if info.email_verified && !user.email_verified && email == user.email {
-                store.set_email_verified(&user.id).await.map_err(db_fail)?;
+                store
+                    .users()
+                    .set_email_verified(&user.id)
+                    .await
+                    .map_err(db_fail)?;
                 user.email_verified = true;
                 changed = true;
             }
@@ -462,7 +470,7 @@ async fn handle_user_info(
                 user.name = info.name.clone();
                 user.image = info.image.clone();
                 user.updated_at = Timestamp::now();
-                store.update_user_profile(&user).await.map_err(db_fail)?;
+                store.users().update_profile(&user).await.map_err(db_fail)?;
                 changed = true;
             }
             if changed {
@@ -781,7 +789,8 @@ async fn link_account(
     }
     let sealed = tokens::sealed_update(config, tokens);
     match store
-        .find_account_by_key(provider.id(), &info.account_id)
+        .accounts()
+        .find_by_key(provider.id(), &info.account_id)
         .await
         .map_err(db_fail)?
     {
@@ -795,7 +804,8 @@ async fn link_account(
                 ..sealed
             };
             store
-                .update_account_tokens(&existing.id, &update)
+                .accounts()
+                .update_tokens(&existing.id, &update)
                 .await
                 .map_err(db_fail)?;
         }
@@ -805,10 +815,10 @@ async fn link_account(
                 ..sealed
             };
             let account = new_account(provider, info, &link.user_id, update);
-            store.create_account(&account).await.map_err(db_fail)?;
+            store.accounts().create(&account).await.map_err(db_fail)?;
         }
     }
-    if let Ok(Some(user)) = store.find_user_by_id(&link.user_id).await {
+    if let Ok(Some(user)) = store.users().find_by_id(&link.user_id).await {
         update_user_info_on_link(state, &user, info).await;
     }
     Ok(())

@@ -73,7 +73,7 @@ pub async fn update_user(
         return Err(ApiError::BadRequestMessage("No fields to update"));
     }
     user.updated_at = Timestamp::now();
-    state.store.update_user_profile(&user).await?;
+    state.store.users().update_profile(&user).await?;
     state.sessions.user_updated(&user.id).await;
     let mut set = auth.set_cookies;
     set.extend(super::session_cookie(
@@ -132,7 +132,7 @@ pub async fn change_password(
     check_new_password(&state, new_password)?;
     check_not_too_long(&state, current_password)?;
     let user = &auth.current.user;
-    let account = state.store.find_credential_account(&user.id).await?;
+    let account = state.store.accounts().find_credential(&user.id).await?;
     let Some((account_id, stored)) = account.and_then(|a| Some((a.id, a.password?))) else {
         return Err(ApiError::CredentialAccountNotFound);
     };
@@ -146,7 +146,8 @@ pub async fn change_password(
     if !revoke_others {
         state
             .store
-            .update_account_password(&account_id, &hash)
+            .accounts()
+            .update_password(&account_id, &hash)
             .await?;
         return Ok(super::json_with_cookies(
             &ChangePasswordResponse { token: None, user },
@@ -229,7 +230,13 @@ pub async fn change_email(
             .map_err(|e| ApiError::Internal(format!("signing a verification token: {e}")))
     };
     // Taken address: the same answer as a free one, and the same token work.
-    if state.store.find_user_by_email(&new_email).await?.is_some() {
+    if state
+        .store
+        .users()
+        .find_by_email(&new_email)
+        .await?
+        .is_some()
+    {
         sign(&user.email, Some(&new_email), None)?;
         return Ok(status_true(set_cookies));
     }
@@ -248,7 +255,8 @@ pub async fn change_email(
     if can_update_now {
         if !state
             .store
-            .update_user_email(&user.id, &new_email, false)
+            .users()
+            .update_email(&user.id, &new_email, false)
             .await
             .map_err(|e| {
                 if crate::store::is_unique_violation(&e) {
@@ -309,14 +317,11 @@ fn user_deleted(req: &HttpRequest, state: &AppState) -> HttpResponse {
 
 /// Uses up a deletion token issued to `user`, then deletes the user.
 async fn delete_with_token(state: &AppState, user: &User, token: &str) -> ApiResult<()> {
-    let consumed = state
-        .verifications
-        .consume(state.store.connection(), &delete_identifier(token))
-        .await?;
+    let consumed = state.verifications.take(&delete_identifier(token)).await?;
     if consumed.is_none_or(|v| v.value != user.id) {
         return Err(ApiError::InvalidDeleteToken);
     }
-    state.store.delete_user(&user.id).await?;
+    state.store.users().delete(&user.id).await?;
     state
         .sessions
         .forget_user(&user.id, Timestamp::now())
@@ -365,7 +370,8 @@ pub async fn delete_user(
         check_not_too_long(&state, password)?;
         let has_password = state
             .store
-            .find_credential_account(&user.id)
+            .accounts()
+            .find_credential(&user.id)
             .await?
             .is_some_and(|a| a.password.is_some());
         if !has_password {
@@ -409,7 +415,7 @@ pub async fn delete_user(
     if password.is_none() && !session::is_fresh(&state, &auth.current) {
         return Err(ApiError::SessionExpired);
     }
-    state.store.delete_user(&user.id).await?;
+    state.store.users().delete(&user.id).await?;
     state
         .sessions
         .forget_user(&user.id, Timestamp::now())

@@ -1,10 +1,16 @@
-//! The `account` table: here, the credential (email + password) accounts.
+//! The `account` table: credential (email + password) accounts and provider accounts
+//! (social sign-in, linking, token storage).
 
-use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 
-use super::{codec, Store};
+use super::codec;
 use crate::crypto::random;
-use crate::models::{Session, Timestamp, User};
+use crate::models::{Timestamp, User};
+
+table_view! {
+    /// The `account` table.
+    pub struct Accounts; accounts
+}
 
 /// Better Auth's provider id for email + password accounts.
 pub const CREDENTIAL_PROVIDER: &str = "credential";
@@ -18,12 +24,9 @@ pub struct CredentialAccount {
     pub password: Option<String>,
 }
 
-impl Store {
+impl Accounts<'_> {
     /// A user's credential account (`providerId = "credential"`), if any.
-    pub async fn find_credential_account(
-        &self,
-        user_id: &str,
-    ) -> Result<Option<CredentialAccount>, DbErr> {
+    pub async fn find_credential(&self, user_id: &str) -> Result<Option<CredentialAccount>, DbErr> {
         let row = self
             .connection()
             .query_one_raw(self.stmt(
@@ -41,40 +44,32 @@ impl Store {
         .transpose()
     }
 
-    pub async fn update_account_password(&self, account_id: &str, hash: &str) -> Result<(), DbErr> {
+    pub async fn update_password(&self, account_id: &str, hash: &str) -> Result<(), DbErr> {
+        self.update_password_in(self.connection(), account_id, hash)
+            .await
+    }
+
+    /// `update_password` inside a transaction.
+    pub(super) async fn update_password_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        account_id: &str,
+        hash: &str,
+    ) -> Result<(), DbErr> {
         let b = self.backend();
-        self.connection()
-            .execute_raw(self.stmt(
-                r#"update "account" set "password" = $1, "updatedAt" = $2 where "id" = $3"#,
-                vec![
-                    hash.into(),
-                    codec::time(b, Timestamp::now()),
-                    account_id.into(),
-                ],
-            ))
-            .await?;
+        conn.execute_raw(self.stmt(
+            r#"update "account" set "password" = $1, "updatedAt" = $2 where "id" = $3"#,
+            vec![
+                hash.into(),
+                codec::time(b, Timestamp::now()),
+                account_id.into(),
+            ],
+        ))
+        .await?;
         Ok(())
     }
 
-    /// Sign-up in one transaction: the user, its credential account and, when signing in
-    /// right away, the session. Either all rows exist afterwards or none does.
-    pub async fn create_credential_user(
-        &self,
-        user: &User,
-        password_hash: &str,
-        session: Option<&Session>,
-    ) -> Result<(), DbErr> {
-        let tx = self.connection().begin().await?;
-        self.insert_user(&tx, user).await?;
-        self.insert_credential_account(&tx, user, password_hash)
-            .await?;
-        if let Some(session) = session {
-            self.insert_session(&tx, session).await?;
-        }
-        tx.commit().await
-    }
-
-    async fn insert_credential_account<C: ConnectionTrait>(
+    pub(super) async fn insert_credential<C: ConnectionTrait>(
         &self,
         conn: &C,
         user: &User,
@@ -104,10 +99,10 @@ impl Store {
     }
 }
 
-impl Store {
+impl Accounts<'_> {
     /// A new password for a user: the credential account's hash is replaced, or a
     /// credential account is created when the user has none (password reset, as upstream).
-    pub async fn set_credential_password<C: ConnectionTrait>(
+    pub async fn set_password<C: ConnectionTrait>(
         &self,
         conn: &C,
         user: &User,
@@ -129,36 +124,193 @@ impl Store {
         if updated.rows_affected() == 0 {
             let mut now_user = user.clone();
             now_user.created_at = Timestamp::now();
-            self.insert_credential_account(conn, &now_user, hash)
+            self.accounts()
+                .insert_credential(conn, &now_user, hash)
                 .await?;
         }
         Ok(())
     }
+}
 
-    /// change-password with `revokeOtherSessions`: every session row goes, the password
-    /// changes and one new session row is made (when sessions are kept in the table), all
-    /// or nothing.
-    pub async fn change_password_revoking_sessions(
-        &self,
-        account_id: &str,
-        hash: &str,
-        user_id: &str,
-        new_session: Option<&Session>,
-    ) -> Result<(), DbErr> {
-        let tx = self.connection().begin().await?;
-        self.delete_user_sessions(&tx, user_id).await?;
-        tx.execute_raw(self.stmt(
-            r#"update "account" set "password" = $1, "updatedAt" = $2 where "id" = $3"#,
-            vec![
-                hash.into(),
-                codec::time(self.backend(), Timestamp::now()),
-                account_id.into(),
-            ],
-        ))
-        .await?;
-        if let Some(session) = new_session {
-            self.insert_session(&tx, session).await?;
+/// An account row as upstream's adapter returns it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub account_id: String,
+    pub provider_id: String,
+    pub user_id: String,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub access_token_expires_at: Option<Timestamp>,
+    pub refresh_token_expires_at: Option<Timestamp>,
+    pub scope: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Only when the database has the column (Better Auth 1.7.0-1.7.2 schemas).
+    pub issuer: Option<String>,
+}
+
+/// Token columns written by a sign-in or a link; `None` leaves a column as it is on update.
+#[derive(Debug, Clone, Default)]
+pub struct TokenUpdate {
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub access_token_expires_at: Option<Timestamp>,
+    pub refresh_token_expires_at: Option<Timestamp>,
+    pub scope: Option<String>,
+}
+
+const COLUMNS: &str = r#""id", "accountId", "providerId", "userId", "accessToken", "refreshToken",
+    "idToken", "accessTokenExpiresAt", "refreshTokenExpiresAt", "scope", "createdAt", "updatedAt""#;
+
+impl Accounts<'_> {
+    fn columns(&self) -> String {
+        if self.account_has_issuer {
+            format!(r#"{COLUMNS}, "issuer""#)
+        } else {
+            COLUMNS.to_owned()
         }
-        tx.commit().await
+    }
+
+    fn read_row(&self, r: &QueryResult) -> Result<Account, DbErr> {
+        let b = self.backend();
+        Ok(Account {
+            id: r.try_get("", "id")?,
+            account_id: r.try_get("", "accountId")?,
+            provider_id: r.try_get("", "providerId")?,
+            user_id: r.try_get("", "userId")?,
+            access_token: r.try_get("", "accessToken")?,
+            refresh_token: r.try_get("", "refreshToken")?,
+            id_token: r.try_get("", "idToken")?,
+            access_token_expires_at: codec::read_opt_time(b, r, "accessTokenExpiresAt")?,
+            refresh_token_expires_at: codec::read_opt_time(b, r, "refreshTokenExpiresAt")?,
+            scope: r.try_get("", "scope")?,
+            created_at: codec::read_time(b, r, "createdAt")?,
+            updated_at: codec::read_time(b, r, "updatedAt")?,
+            issuer: if self.account_has_issuer {
+                r.try_get("", "issuer")?
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The account a provider identity belongs to (`providerId`, `accountId`).
+    pub async fn find_by_key(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, DbErr> {
+        let sql = format!(
+            r#"select {} from "account" where "providerId" = $1 and "accountId" = $2
+               order by "createdAt" limit 1"#,
+            self.accounts().columns()
+        );
+        let row = self
+            .connection()
+            .query_one_raw(self.stmt(&sql, vec![provider_id.into(), account_id.into()]))
+            .await?;
+        row.map(|r| self.read_row(&r)).transpose()
+    }
+
+    /// Every account of a user, oldest first.
+    pub async fn list_for_user(&self, user_id: &str) -> Result<Vec<Account>, DbErr> {
+        let sql = format!(
+            r#"select {} from "account" where "userId" = $1 order by "createdAt", "id""#,
+            self.accounts().columns()
+        );
+        let rows = self
+            .connection()
+            .query_all_raw(self.stmt(&sql, vec![user_id.into()]))
+            .await?;
+        rows.iter().map(|r| self.read_row(r)).collect()
+    }
+
+    pub(super) async fn insert<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        account: &Account,
+    ) -> Result<(), DbErr> {
+        let b = self.backend();
+        let mut values = vec![
+            account.id.clone().into(),
+            account.account_id.clone().into(),
+            account.provider_id.clone().into(),
+            account.user_id.clone().into(),
+            account.access_token.clone().into(),
+            account.refresh_token.clone().into(),
+            account.id_token.clone().into(),
+            codec::opt_time(self.backend(), account.access_token_expires_at),
+            codec::opt_time(self.backend(), account.refresh_token_expires_at),
+            account.scope.clone().into(),
+            codec::time(b, account.created_at),
+            codec::time(b, account.updated_at),
+        ];
+        let placeholders = if self.account_has_issuer {
+            values.push(account.issuer.clone().into());
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
+        } else {
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12"
+        };
+        let sql = format!(
+            r#"insert into "account" ({}) values ({placeholders})"#,
+            self.accounts().columns()
+        );
+        conn.execute_raw(self.stmt(&sql, values)).await?;
+        Ok(())
+    }
+
+    /// A new provider account for an existing user.
+    pub async fn create(&self, account: &Account) -> Result<(), DbErr> {
+        self.accounts().insert(self.connection(), account).await
+    }
+
+    /// Writes the given token columns (and `updatedAt`); the others stay.
+    pub async fn update_tokens(&self, id: &str, update: &TokenUpdate) -> Result<(), DbErr> {
+        let b = self.backend();
+        let mut sets: Vec<String> = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        let mut push = |col: &str, v: Value| {
+            values.push(v);
+            sets.push(format!(r#""{col}" = ${}"#, values.len()));
+        };
+        if let Some(v) = &update.access_token {
+            push("accessToken", v.clone().into());
+        }
+        if let Some(v) = &update.refresh_token {
+            push("refreshToken", v.clone().into());
+        }
+        if let Some(v) = &update.id_token {
+            push("idToken", v.clone().into());
+        }
+        if let Some(v) = update.access_token_expires_at {
+            push("accessTokenExpiresAt", codec::time(b, v));
+        }
+        if let Some(v) = update.refresh_token_expires_at {
+            push("refreshTokenExpiresAt", codec::time(b, v));
+        }
+        if let Some(v) = &update.scope {
+            push("scope", v.clone().into());
+        }
+        push("updatedAt", codec::time(b, Timestamp::now()));
+        values.push(id.into());
+        let sql = format!(
+            r#"update "account" set {} where "id" = ${}"#,
+            sets.join(", "),
+            values.len()
+        );
+        self.connection()
+            .execute_raw(self.stmt(&sql, values))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), DbErr> {
+        self.connection()
+            .execute_raw(self.stmt(r#"delete from "account" where "id" = $1"#, vec![id.into()]))
+            .await?;
+        Ok(())
     }
 }

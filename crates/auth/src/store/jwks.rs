@@ -5,6 +5,11 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, TransactionTrait};
 use super::{codec, Store};
 use crate::models::Timestamp;
 
+table_view! {
+    /// The `jwks` table: JWT signing keys.
+    pub struct Jwks; jwks
+}
+
 /// A row as stored; `privateKey` stays encrypted here.
 #[derive(Debug, Clone)]
 pub struct JwkRow {
@@ -51,7 +56,7 @@ fn from_row(store: &Store, row: &QueryResult) -> Result<JwkRow, DbErr> {
     })
 }
 
-impl Store {
+impl Jwks<'_> {
     /// On PostgreSQL, serialises key creation across processes until `tx` ends. (SQLite
     /// needs nothing: one writer at a time, and each of our writes is one statement.)
     async fn lock_key_creation<C: ConnectionTrait>(&self, tx: &C) -> Result<(), DbErr> {
@@ -66,7 +71,7 @@ impl Store {
     }
 
     /// Every key, newest first.
-    pub async fn list_jwks(&self) -> Result<Vec<JwkRow>, DbErr> {
+    pub async fn list(&self) -> Result<Vec<JwkRow>, DbErr> {
         let rows = self
             .connection()
             .query_all_raw(self.stmt(
@@ -75,10 +80,10 @@ impl Store {
                 vec![],
             ))
             .await?;
-        rows.iter().map(|r| from_row(self, r)).collect()
+        rows.iter().map(|r| from_row(self.0, r)).collect()
     }
 
-    fn insert_jwk_values(&self, key: &JwkRow) -> Vec<sea_orm::Value> {
+    fn insert_values(&self, key: &JwkRow) -> Vec<sea_orm::Value> {
         let b = self.backend();
         vec![
             key.id.clone().into(),
@@ -94,16 +99,12 @@ impl Store {
     /// Inserts `key` only if no live key exists, atomically across processes sharing the
     /// database: one key, not two, when several servers start at once. Returns whether
     /// this call inserted.
-    pub async fn insert_jwk_if_none_live(
-        &self,
-        key: &JwkRow,
-        now: Timestamp,
-    ) -> Result<bool, DbErr> {
+    pub async fn insert_if_none_live(&self, key: &JwkRow, now: Timestamp) -> Result<bool, DbErr> {
         let b = self.backend();
         let tx = self.connection().begin().await?;
-        self.lock_key_creation(&tx).await?;
+        self.jwks().lock_key_creation(&tx).await?;
         // On SQLite one statement holds the write lock from its read to its write.
-        let mut values = self.insert_jwk_values(key);
+        let mut values = self.jwks().insert_values(key);
         values.push(codec::time(b, now));
         let inserted = tx
             .execute_raw(self.stmt(
@@ -120,10 +121,10 @@ impl Store {
 
     /// Rotation: retire every live key now (they stay published for the grace period) and
     /// add `key` as the new signing key, in one transaction.
-    pub async fn rotate_jwk(&self, key: &JwkRow, now: Timestamp) -> Result<(), DbErr> {
+    pub async fn rotate(&self, key: &JwkRow, now: Timestamp) -> Result<(), DbErr> {
         let b = self.backend();
         let tx = self.connection().begin().await?;
-        self.lock_key_creation(&tx).await?;
+        self.jwks().lock_key_creation(&tx).await?;
         tx.execute_raw(self.stmt(
             r#"update "jwks" set "expiresAt" = $1 where "expiresAt" is null or "expiresAt" > $1"#,
             vec![codec::time(b, now)],
@@ -132,7 +133,7 @@ impl Store {
         tx.execute_raw(self.stmt(
             r#"insert into "jwks" ("id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv")
                values ($1, $2, $3, $4, $5, $6, $7)"#,
-            self.insert_jwk_values(key),
+            self.jwks().insert_values(key),
         ))
         .await?;
         tx.commit().await

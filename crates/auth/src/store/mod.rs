@@ -1,10 +1,33 @@
-//! Storage: one file per aggregate (users, accounts, sessions) over one sea-orm connection.
-//! Handlers never write SQL; they call these functions.
+//! Storage: one file per table over one sea-orm connection, each a view of the `Store`
+//! (`store.users().find_by_email(..)`); writes that span tables, each one transaction, are
+//! in `writes.rs`. Handlers never write SQL and never open transactions; they call these.
+
+/// Declares a view of the store for one table: the table's queries are its methods, and
+/// `Deref` gives them the shared connection and statement helpers of `Store`.
+macro_rules! table_view {
+    ($(#[$doc:meta])* $vis:vis struct $name:ident; $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        $vis struct $name<'a>(&'a super::Store);
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = super::Store;
+            fn deref(&self) -> &super::Store {
+                self.0
+            }
+        }
+
+        impl super::Store {
+            $vis fn $accessor(&self) -> $name<'_> {
+                $name(self)
+            }
+        }
+    };
+}
 
 pub mod accounts;
 pub mod codec;
 pub mod jwks;
-pub mod oauth_accounts;
 pub mod rate_limits;
 mod session_batch;
 pub mod session_storage;
@@ -12,6 +35,7 @@ pub mod sessions;
 pub mod users;
 pub mod verification_storage;
 pub mod verifications;
+mod writes;
 
 use std::time::Duration;
 

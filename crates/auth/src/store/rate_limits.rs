@@ -3,8 +3,12 @@
 
 use sea_orm::{ConnectionTrait, DbErr};
 
-use super::Store;
 use crate::crypto::random;
+
+table_view! {
+    /// The `rateLimit` table (`storage = "database"`).
+    pub struct RateLimits; rate_limits
+}
 
 /// A counter after this request: `count` above the limit means the request was refused.
 pub struct Counter {
@@ -12,13 +16,13 @@ pub struct Counter {
     pub last_request_ms: i64,
 }
 
-impl Store {
+impl RateLimits<'_> {
     /// Counts one request for `key` in one statement, so that concurrent requests on several
     /// replicas cannot both take the last slot (upstream reads, then writes). The rule is
     /// upstream's: a window that has passed starts again at 1; a full window refuses without
     /// moving `lastRequest`. A refused request stores `max + 1`, which upstream reads as full
     /// too, and which tells us it was refused.
-    pub async fn count_request(
+    pub async fn count(
         &self,
         key: &str,
         now_ms: i64,

@@ -102,7 +102,7 @@ impl Store {
             self.session_batcher
                 .queries_sent
                 .fetch_add(1, Ordering::Relaxed);
-            match self.find_sessions_with_users(&tokens).await {
+            match self.session_rows().find_with_users(&tokens).await {
                 Ok(found) => {
                     for (token, reply) in batch {
                         let hit = found.iter().find(|s| s.session.token == token).cloned();

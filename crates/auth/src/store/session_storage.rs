@@ -181,7 +181,7 @@ impl SessionStore {
 
     pub async fn create(&self, session: &Session, user: &User) -> Result<()> {
         if self.in_database() {
-            self.store.create_session(session).await?;
+            self.store.session_rows().create(session).await?;
         }
         self.publish(session, user).await
     }
@@ -212,8 +212,12 @@ impl SessionStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool> {
-        let in_db =
-            self.in_database() && self.store.refresh_session(token, expires_at, now).await?;
+        let in_db = self.in_database()
+            && self
+                .store
+                .session_rows()
+                .refresh(token, expires_at, now)
+                .await?;
         let Some(r) = &self.redis else {
             return Ok(in_db);
         };
@@ -255,7 +259,7 @@ impl SessionStore {
             }
         }
         if self.in_database() {
-            self.store.delete_session(token).await?;
+            self.store.session_rows().delete(token).await?;
         }
         Ok(())
     }
@@ -273,7 +277,10 @@ impl SessionStore {
             }
         }
         if self.in_database() {
-            self.store.delete_session_of_user(token, user_id).await?;
+            self.store
+                .session_rows()
+                .delete_of_user(token, user_id)
+                .await?;
         }
         Ok(())
     }
@@ -281,7 +288,8 @@ impl SessionStore {
     /// Signs a user out everywhere.
     pub async fn delete_all_of_user(&self, user_id: &str) -> Result<()> {
         self.store
-            .delete_user_sessions(self.store.connection(), user_id)
+            .session_rows()
+            .delete_all_of_user(self.store.connection(), user_id)
             .await?;
         self.forget_user(user_id, Timestamp::now()).await
     }
@@ -302,7 +310,8 @@ impl SessionStore {
         }
         if self.in_database() {
             self.store
-                .delete_other_sessions(user_id, keep_token)
+                .session_rows()
+                .delete_others(user_id, keep_token)
                 .await?;
         }
         Ok(())
@@ -313,7 +322,7 @@ impl SessionStore {
     pub async fn list(&self, user_id: &str) -> Result<Vec<Session>> {
         let now = Timestamp::now();
         let Some(r) = &self.redis else {
-            let mut sessions = self.store.list_user_sessions(user_id).await?;
+            let mut sessions = self.store.session_rows().list_for_user(user_id).await?;
             sessions.retain(|s| s.expires_at > now);
             return Ok(sessions);
         };
@@ -343,7 +352,7 @@ impl SessionStore {
         let Some(r) = &self.redis else {
             return;
         };
-        let result = match self.store.find_user_by_id(user_id).await {
+        let result = match self.store.users().find_by_id(user_id).await {
             Ok(Some(user)) => r.rewrite_user(&user).await,
             Ok(None) => Ok(()),
             Err(e) => Err(e.into()),

@@ -3,6 +3,11 @@
 use sea_orm::{ConnectionTrait, DbErr, QueryResult};
 
 use super::{codec, users, Store};
+
+table_view! {
+    /// The `session` table; the endpoints reach it only through `SessionStore`.
+    pub(super) struct SessionRows; session_rows
+}
 use crate::models::{Session, SessionWithUser, Timestamp};
 
 const SESSION_COLUMNS: &str =
@@ -22,12 +27,12 @@ fn from_row(store: &Store, row: &QueryResult) -> Result<Session, DbErr> {
     })
 }
 
-impl Store {
-    pub(super) async fn create_session(&self, session: &Session) -> Result<(), DbErr> {
-        self.insert_session(self.connection(), session).await
+impl SessionRows<'_> {
+    pub(super) async fn create(&self, session: &Session) -> Result<(), DbErr> {
+        self.session_rows().insert(self.connection(), session).await
     }
 
-    pub(super) async fn insert_session<C: ConnectionTrait>(
+    pub(super) async fn insert<C: ConnectionTrait>(
         &self,
         conn: &C,
         s: &Session,
@@ -54,7 +59,7 @@ impl Store {
 
     /// The sessions with these tokens and their users, in one query. Lookups go through
     /// `find_session_with_user`, which batches concurrent requests into this.
-    pub(super) async fn find_sessions_with_users(
+    pub(super) async fn find_with_users(
         &self,
         tokens: &[&str],
     ) -> Result<Vec<SessionWithUser>, DbErr> {
@@ -77,14 +82,14 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(SessionWithUser {
-                    session: from_row(self, r)?,
-                    user: users::from_row(self, r, "u_")?,
+                    session: from_row(self.0, r)?,
+                    user: users::from_row(self.0, r, "u_")?,
                 })
             })
             .collect()
     }
 
-    pub(super) async fn delete_session(&self, token: &str) -> Result<(), DbErr> {
+    pub(super) async fn delete(&self, token: &str) -> Result<(), DbErr> {
         self.connection()
             .execute_raw(self.stmt(
                 r#"delete from "session" where "token" = $1"#,
@@ -95,7 +100,7 @@ impl Store {
     }
 
     /// Extends a session; false when it no longer exists.
-    pub(super) async fn refresh_session(
+    pub(super) async fn refresh(
         &self,
         token: &str,
         expires_at: Timestamp,
@@ -115,11 +120,9 @@ impl Store {
             .await?;
         Ok(result.rows_affected() > 0)
     }
-}
 
-impl Store {
     /// A user's sessions, oldest first.
-    pub(super) async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<Session>, DbErr> {
+    pub(super) async fn list_for_user(&self, user_id: &str) -> Result<Vec<Session>, DbErr> {
         let rows = self
             .connection()
             .query_all_raw(self.stmt(
@@ -129,10 +132,10 @@ impl Store {
                 vec![user_id.into()],
             ))
             .await?;
-        rows.iter().map(|r| from_row(self, r)).collect()
+        rows.iter().map(|r| from_row(self.0, r)).collect()
     }
 
-    pub async fn delete_user_sessions<C: ConnectionTrait>(
+    pub async fn delete_all_of_user<C: ConnectionTrait>(
         &self,
         conn: &C,
         user_id: &str,
@@ -146,11 +149,7 @@ impl Store {
     }
 
     /// Signs a user out everywhere except the session with `keep_token`.
-    pub(super) async fn delete_other_sessions(
-        &self,
-        user_id: &str,
-        keep_token: &str,
-    ) -> Result<(), DbErr> {
+    pub(super) async fn delete_others(&self, user_id: &str, keep_token: &str) -> Result<(), DbErr> {
         self.connection()
             .execute_raw(self.stmt(
                 r#"delete from "session" where "userId" = $1 and "token" <> $2"#,
@@ -161,11 +160,7 @@ impl Store {
     }
 
     /// Deletes the session with `token` only if it belongs to `user_id`.
-    pub(super) async fn delete_session_of_user(
-        &self,
-        token: &str,
-        user_id: &str,
-    ) -> Result<(), DbErr> {
+    pub(super) async fn delete_of_user(&self, token: &str, user_id: &str) -> Result<(), DbErr> {
         self.connection()
             .execute_raw(self.stmt(
                 r#"delete from "session" where "token" = $1 and "userId" = $2"#,

@@ -5,6 +5,11 @@ use sea_orm::{ConnectionTrait, DbErr, QueryResult, TransactionTrait};
 use super::{codec, Store};
 use crate::models::{Timestamp, User};
 
+table_view! {
+    /// The `user` table.
+    pub struct Users; users
+}
+
 pub const USER_COLUMNS: &str =
     r#""id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt""#;
 
@@ -23,18 +28,18 @@ pub fn from_row(store: &Store, row: &QueryResult, prefix: &str) -> Result<User, 
     })
 }
 
-impl Store {
+impl Users<'_> {
     /// Email lookups use the lower-cased address, as Better Auth stores it.
-    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, DbErr> {
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<User>, DbErr> {
         let sql = format!(r#"select {USER_COLUMNS} from "user" where "email" = $1"#);
         let row = self
             .connection()
             .query_one_raw(self.stmt(&sql, vec![email.into()]))
             .await?;
-        row.map(|r| from_row(self, &r, "")).transpose()
+        row.map(|r| from_row(self.0, &r, "")).transpose()
     }
 
-    pub(super) async fn insert_user<C: ConnectionTrait>(
+    pub(super) async fn insert<C: ConnectionTrait>(
         &self,
         conn: &C,
         user: &User,
@@ -55,20 +60,18 @@ impl Store {
         .await?;
         Ok(())
     }
-}
 
-impl Store {
-    pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, DbErr> {
+    pub async fn find_by_id(&self, id: &str) -> Result<Option<User>, DbErr> {
         let sql = format!(r#"select {USER_COLUMNS} from "user" where "id" = $1"#);
         let row = self
             .connection()
             .query_one_raw(self.stmt(&sql, vec![id.into()]))
             .await?;
-        row.map(|r| from_row(self, &r, "")).transpose()
+        row.map(|r| from_row(self.0, &r, "")).transpose()
     }
 
     /// Writes the profile fields a user may change (name, image) and `updatedAt`.
-    pub async fn update_user_profile(&self, user: &User) -> Result<(), DbErr> {
+    pub async fn update_profile(&self, user: &User) -> Result<(), DbErr> {
         let b = self.backend();
         self.connection()
             .execute_raw(self.stmt(
@@ -85,12 +88,7 @@ impl Store {
     }
 
     /// Sets the address and its verified flag; false when the user is gone.
-    pub async fn update_user_email(
-        &self,
-        id: &str,
-        email: &str,
-        verified: bool,
-    ) -> Result<bool, DbErr> {
+    pub async fn update_email(&self, id: &str, email: &str, verified: bool) -> Result<bool, DbErr> {
         let b = self.backend();
         let done = self
             .connection()
@@ -107,8 +105,24 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Marks the address as verified (a provider vouched for it).
+    pub async fn set_email_verified(&self, user_id: &str) -> Result<(), DbErr> {
+        let b = self.backend();
+        self.connection()
+            .execute_raw(self.stmt(
+                r#"update "user" set "emailVerified" = $1, "updatedAt" = $2 where "id" = $3"#,
+                vec![
+                    codec::boolean(b, true),
+                    codec::time(b, Timestamp::now()),
+                    user_id.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// Deletes a user with its sessions and accounts, in one transaction.
-    pub async fn delete_user(&self, id: &str) -> Result<(), DbErr> {
+    pub async fn delete(&self, id: &str) -> Result<(), DbErr> {
         let tx = self.connection().begin().await?;
         for table in ["session", "account", "user"] {
             let column = if table == "user" { "id" } else { "userId" };

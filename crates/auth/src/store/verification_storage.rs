@@ -58,7 +58,8 @@ impl VerificationStore {
     pub async fn create(&self, identifier: &str, value: &str, expires_at: Timestamp) -> Result<()> {
         if self.in_database() {
             self.store
-                .create_verification(identifier, value, expires_at)
+                .verification_rows()
+                .create(identifier, value, expires_at)
                 .await?;
         }
         if let Some(redis) = &self.redis {
@@ -96,12 +97,17 @@ impl VerificationStore {
                 return Ok(None);
             }
         }
-        Ok(self.store.find_verification(identifier).await?)
+        Ok(self.store.verification_rows().find(identifier).await?)
     }
 
     /// Uses up `identifier` and returns it if it had not expired. With the table, inside the
     /// caller's transaction `conn`; in Redis alone, at once (`GETDEL`), so a rolled-back
     /// transaction has still used the token (the user asks for a new one).
+    /// Uses a value up outside any transaction (see `consume`).
+    pub async fn take(&self, identifier: &str) -> Result<Option<Verification>> {
+        self.consume(self.store.connection(), identifier).await
+    }
+
     pub async fn consume<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -113,7 +119,11 @@ impl VerificationStore {
         }
         if self.in_database() {
             // The row is the gate here (a copy in Redis was deleted above).
-            return Ok(self.store.consume_verification(conn, identifier).await?);
+            return Ok(self
+                .store
+                .verification_rows()
+                .consume(conn, identifier)
+                .await?);
         }
         Ok(from_redis.filter(|v| v.expires_at >= Timestamp::now()))
     }

@@ -8,6 +8,11 @@ use super::{codec, Store};
 use crate::crypto::random;
 use crate::models::Timestamp;
 
+table_view! {
+    /// The `verification` table; the endpoints reach it through `VerificationStore`.
+    pub(super) struct VerificationRows; verification_rows
+}
+
 #[derive(Debug, Clone)]
 pub struct Verification {
     pub id: String,
@@ -30,8 +35,8 @@ fn from_row(store: &Store, row: &QueryResult) -> Result<Verification, DbErr> {
 
 const COLUMNS: &str = r#""id", "identifier", "value", "expiresAt", "createdAt""#;
 
-impl Store {
-    pub(super) async fn create_verification(
+impl VerificationRows<'_> {
+    pub(super) async fn create(
         &self,
         identifier: &str,
         value: &str,
@@ -57,10 +62,7 @@ impl Store {
     }
 
     /// The newest row for `identifier`, expired or not (the caller decides), without using it.
-    pub(super) async fn find_verification(
-        &self,
-        identifier: &str,
-    ) -> Result<Option<Verification>, DbErr> {
+    pub(super) async fn find(&self, identifier: &str) -> Result<Option<Verification>, DbErr> {
         let row = self
             .connection()
             .query_one_raw(self.stmt(
@@ -71,13 +73,13 @@ impl Store {
                 vec![identifier.into()],
             ))
             .await?;
-        row.map(|r| from_row(self, &r)).transpose()
+        row.map(|r| from_row(self.0, &r)).transpose()
     }
 
     /// Uses up `identifier`: deletes every row for it in one statement and returns the
     /// newest if it had not expired. Of concurrent callers only one gets it (the delete
     /// is the gate), so a token works once.
-    pub(super) async fn consume_verification<C: ConnectionTrait>(
+    pub(super) async fn consume<C: ConnectionTrait>(
         &self,
         conn: &C,
         identifier: &str,
@@ -92,7 +94,7 @@ impl Store {
             .await?;
         let mut newest: Option<Verification> = None;
         for row in &rows {
-            let v = from_row(self, row)?;
+            let v = from_row(self.0, row)?;
             if newest.as_ref().is_none_or(|n| v.created_at > n.created_at) {
                 newest = Some(v);
             }

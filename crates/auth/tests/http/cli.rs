@@ -171,7 +171,8 @@ async fn migrate_up_status_down(b: Backend) {
         .unwrap();
     assert!(
         store
-            .find_user_by_email("x@example.com")
+            .users()
+            .find_by_email("x@example.com")
             .await
             .unwrap()
             .is_none(),
@@ -180,16 +181,17 @@ async fn migrate_up_status_down(b: Backend) {
     // Down goes newest first: the column completion (a no-op: added columns stay) and
     // rateLimit leave the core tables; one more step removes everything.
     run(&["migrate", "down", "--steps", "2"]);
-    assert!(store.find_user_by_email("x@example.com").await.is_ok());
+    assert!(store.users().find_by_email("x@example.com").await.is_ok());
     run(&["migrate", "down", "--steps", "1"]);
     assert!(!run(&["migrate", "status"]).contains("Applied"));
     assert!(
-        store.find_user_by_email("x@example.com").await.is_err(),
+        store.users().find_by_email("x@example.com").await.is_err(),
         "tables dropped"
     );
     run(&["migrate", "fresh"]);
     assert!(store
-        .find_user_by_email("x@example.com")
+        .users()
+        .find_by_email("x@example.com")
         .await
         .unwrap()
         .is_none());

@@ -139,14 +139,14 @@ impl JwtSigner {
         if let Some(key) = Cached::fresh(&self.current).filter(usable) {
             return Ok(key);
         }
-        let mut rows = store.list_jwks().await?;
+        let mut rows = store.jwks().list().await?;
         if self.pick(&rows, now).is_none() {
             let row = self.new_row(now).await?;
-            if store.insert_jwk_if_none_live(&row, now).await? {
+            if store.jwks().insert_if_none_live(&row, now).await? {
                 tracing::info!("created a JWT signing key");
             }
             self.forget_jwks();
-            rows = store.list_jwks().await?;
+            rows = store.jwks().list().await?;
         }
         let row = self.pick(&rows, now).ok_or_else(|| {
             ApiError::Internal("no live JWT signing key after creating one".into())
@@ -273,7 +273,7 @@ impl JwtSigner {
         let mut keys = Vec::new();
         // The body changes when the first published, expiring key leaves its grace period.
         let mut first_removal: Option<Timestamp> = None;
-        for row in store.list_jwks().await? {
+        for row in store.jwks().list().await? {
             if !row.is_published(now, grace) {
                 continue;
             }
@@ -299,7 +299,7 @@ impl JwtSigner {
         }
         let now = Timestamp::now();
         let row = self.new_row(now).await?;
-        store.rotate_jwk(&row, now).await?;
+        store.jwks().rotate(&row, now).await?;
         if let Ok(mut g) = self.current.write() {
             *g = None;
         }
