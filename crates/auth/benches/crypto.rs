@@ -30,6 +30,8 @@ fn user() -> User {
         created_at: now,
         updated_at: now,
         id: "IRAwaanhJeSqsC98356eCcF9hl2rMruZ".into(),
+        extra: Default::default(),
+        hidden: Default::default(),
     }
 }
 

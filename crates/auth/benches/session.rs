@@ -34,6 +34,8 @@ async fn seeded(url: &str, redis: Option<Redis>) -> (SessionStore, String) {
     let user_id = random::id();
     let user = User {
         id: user_id.clone(),
+        extra: Default::default(),
+        hidden: Default::default(),
         name: "Bench".into(),
         email: format!("{user_id}@example.com").to_lowercase(),
         email_verified: false,
@@ -60,6 +62,8 @@ async fn seeded(url: &str, redis: Option<Redis>) -> (SessionStore, String) {
         .expect("seed user");
     let session = Session {
         id: random::id(),
+        extra: Default::default(),
+        hidden: Default::default(),
         token: random::session_token(),
         expires_at: now.plus_seconds(7 * 86_400),
         created_at: now,

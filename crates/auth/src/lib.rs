@@ -19,6 +19,7 @@ pub mod plugins;
 pub mod rate_limit;
 pub mod redirect;
 pub mod routes;
+pub mod schema;
 pub mod secondary_storage;
 pub mod state;
 pub mod store;

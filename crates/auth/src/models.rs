@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 /// An instant with millisecond precision, written as JavaScript's `toISOString()`:
 /// `2026-11-26T15:04:28.033Z` (the client revives at most 7 fraction digits).
@@ -62,6 +63,8 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// A user as upstream returns it: the core fields, then the fields plugins and
+/// `additional_fields` add (`extra`, in schema order), then `id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
@@ -72,9 +75,17 @@ pub struct User {
     pub image: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Declared fields that are returned to clients (and, read back from Redis, whatever a
+    /// TypeScript server stored beside them).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
     pub id: String,
+    /// Declared fields with `returned: false`: loaded for the server, never answered.
+    #[serde(skip)]
+    pub hidden: Map<String, Value>,
 }
 
+/// A session, likewise with the declared fields between the core ones and `id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
@@ -87,7 +98,24 @@ pub struct Session {
     #[serde(default)]
     pub user_agent: Option<String>,
     pub user_id: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
     pub id: String,
+    #[serde(skip)]
+    pub hidden: Map<String, Value>,
+}
+
+impl User {
+    /// A declared field's value, returned or not.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.extra.get(name).or_else(|| self.hidden.get(name))
+    }
+}
+
+impl Session {
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.extra.get(name).or_else(|| self.hidden.get(name))
+    }
 }
 
 /// `{"session": ..., "user": ...}`: the body of `/get-session`, and the value upstream keeps

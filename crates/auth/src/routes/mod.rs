@@ -187,6 +187,8 @@ fn new_session(req: &HttpRequest, config: &Config, user_id: &str, remember: bool
     };
     Session {
         id: random::id(),
+        extra: Default::default(),
+        hidden: Default::default(),
         token: random::session_token(),
         user_id: user_id.to_owned(),
         expires_at: now.plus_seconds(lifetime),

@@ -82,6 +82,8 @@ pub async fn sign_up_email(
     let now = Timestamp::now();
     let user = User {
         id: random::id(),
+        extra: Default::default(),
+        hidden: Default::default(),
         name,
         email,
         email_verified: false,

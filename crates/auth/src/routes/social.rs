@@ -486,6 +486,8 @@ async fn handle_user_info(
             let now = Timestamp::now();
             let user = User {
                 id: random::id(),
+                extra: Default::default(),
+                hidden: Default::default(),
                 name: info.name.clone(),
                 email: email.clone(),
                 email_verified: info.email_verified,

@@ -37,13 +37,17 @@ pub mod verification_storage;
 pub mod verifications;
 mod writes;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    Value,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult,
+    Statement, Value as DbValue,
 };
+use serde_json::{Map, Value};
+
+use crate::schema::{Field, Schema};
 
 /// Opens the pool with settings that suit each backend.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -112,11 +116,55 @@ pub struct Store {
     /// Better Auth builds after 1.7.25 add a required `account.issuer`; when a database has
     /// it we fill it in as upstream does (`local:credential`).
     account_has_issuer: bool,
-    session_batcher: std::sync::Arc<session_batch::SessionBatcher>,
+    session_batcher: Arc<session_batch::SessionBatcher>,
+    /// The fields plugins and `additional_fields` add to `user` and `session`.
+    schema: Arc<Schema>,
+    columns: Arc<Columns>,
+}
+
+/// The column lists of `user` and `session` with the declared fields, built once.
+struct Columns {
+    user: String,
+    session: String,
+    /// `session` columns as `s."x"`, then `user` columns as `u."x" as "u_x"`.
+    joined: String,
+}
+
+impl Columns {
+    fn new(schema: &Schema) -> Self {
+        let quoted = |names: Vec<&str>| -> Vec<String> {
+            names.iter().map(|n| format!(r#""{n}""#)).collect()
+        };
+        let user_names: Vec<&str> = users::CORE_COLUMNS
+            .iter()
+            .copied()
+            .chain(schema.user.iter().map(|f| f.name.as_str()))
+            .collect();
+        let session_names: Vec<&str> = sessions::CORE_COLUMNS
+            .iter()
+            .copied()
+            .chain(schema.session.iter().map(|f| f.name.as_str()))
+            .collect();
+        let joined: Vec<String> = session_names
+            .iter()
+            .map(|n| format!(r#"s."{n}""#))
+            .chain(user_names.iter().map(|n| format!(r#"u."{n}" as "u_{n}""#)))
+            .collect();
+        Columns {
+            user: quoted(user_names).join(", "),
+            session: quoted(session_names).join(", "),
+            joined: joined.join(", "),
+        }
+    }
 }
 
 impl Store {
+    /// A store for a database without plugin or additional fields.
     pub async fn new(db: DatabaseConnection) -> Result<Self, DbErr> {
+        Self::with_schema(db, Schema::default()).await
+    }
+
+    pub async fn with_schema(db: DatabaseConnection, schema: Schema) -> Result<Self, DbErr> {
         let backend = db.get_database_backend();
         let account_has_issuer = column_exists(&db, "account", "issuer").await?;
         Ok(Self {
@@ -124,7 +172,60 @@ impl Store {
             backend,
             account_has_issuer,
             session_batcher: Default::default(),
+            columns: Arc::new(Columns::new(&schema)),
+            schema: Arc::new(schema),
         })
+    }
+
+    /// The declared fields of `user` and `session`.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Reads the declared fields of a table from a row (columns carry `prefix`), split into
+    /// those returned to clients and the others.
+    fn read_extra(
+        &self,
+        fields: &[Field],
+        row: &QueryResult,
+        prefix: &str,
+    ) -> Result<(Map<String, Value>, Map<String, Value>), DbErr> {
+        let mut returned = Map::new();
+        let mut hidden = Map::new();
+        for field in fields {
+            let value = crate::schema::decode(
+                self.backend,
+                row,
+                field,
+                &format!("{prefix}{}", field.name),
+            )?;
+            let into = if field.returned {
+                &mut returned
+            } else {
+                &mut hidden
+            };
+            into.insert(field.name.clone(), value);
+        }
+        Ok((returned, hidden))
+    }
+
+    /// The column values of the declared fields for an insert (absent ones as NULL).
+    fn extra_values(
+        &self,
+        fields: &[Field],
+        extra: &Map<String, Value>,
+        hidden: &Map<String, Value>,
+    ) -> Vec<sea_orm::Value> {
+        fields
+            .iter()
+            .map(|f| {
+                let v = extra
+                    .get(&f.name)
+                    .or_else(|| hidden.get(&f.name))
+                    .unwrap_or(&Value::Null);
+                crate::schema::encode(self.backend, f, v)
+            })
+            .collect()
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -137,7 +238,7 @@ impl Store {
 
     /// A statement from SQL written with `$1, $2, ...` placeholders: SQLite takes them as
     /// `?1, ?2, ...`. Our SQL has no other `$`.
-    fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
+    fn stmt(&self, sql: &str, values: Vec<DbValue>) -> Statement {
         stmt(self.backend, sql, values)
     }
 
@@ -147,7 +248,15 @@ impl Store {
     }
 }
 
-fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+/// `$1, $2, ..., $n`
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn stmt(backend: DbBackend, sql: &str, values: Vec<DbValue>) -> Statement {
     let sql = match backend {
         DbBackend::Sqlite => sql.replace('$', "?"),
         _ => sql.to_owned(),

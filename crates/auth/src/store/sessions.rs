@@ -10,12 +10,24 @@ table_view! {
 }
 use crate::models::{Session, SessionWithUser, Timestamp};
 
-const SESSION_COLUMNS: &str =
-    r#""id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId""#;
+/// The core columns, in upstream's order; the declared fields follow them.
+pub(super) const CORE_COLUMNS: [&str; 8] = [
+    "id",
+    "expiresAt",
+    "token",
+    "createdAt",
+    "updatedAt",
+    "ipAddress",
+    "userAgent",
+    "userId",
+];
 
 fn from_row(store: &Store, row: &QueryResult) -> Result<Session, DbErr> {
     let b = store.backend();
+    let (extra, hidden) = store.read_extra(&store.schema().session, row, "")?;
     Ok(Session {
+        extra,
+        hidden,
         id: row.try_get("", "id")?,
         expires_at: codec::read_time(b, row, "expiresAt")?,
         token: row.try_get("", "token")?,
@@ -38,22 +50,23 @@ impl SessionRows<'_> {
         s: &Session,
     ) -> Result<(), DbErr> {
         let b = self.backend();
-        conn.execute_raw(self.stmt(
-            &format!(
-                r#"insert into "session" ({SESSION_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8)"#
-            ),
-            vec![
-                s.id.clone().into(),
-                codec::time(b, s.expires_at),
-                s.token.clone().into(),
-                codec::time(b, s.created_at),
-                codec::time(b, s.updated_at),
-                s.ip_address.clone().into(),
-                s.user_agent.clone().into(),
-                s.user_id.clone().into(),
-            ],
-        ))
-        .await?;
+        let mut values = vec![
+            s.id.clone().into(),
+            codec::time(b, s.expires_at),
+            s.token.clone().into(),
+            codec::time(b, s.created_at),
+            codec::time(b, s.updated_at),
+            s.ip_address.clone().into(),
+            s.user_agent.clone().into(),
+            s.user_id.clone().into(),
+        ];
+        values.extend(self.extra_values(&self.schema().session, &s.extra, &s.hidden));
+        let sql = format!(
+            r#"insert into "session" ({}) values ({})"#,
+            self.columns.session,
+            super::placeholders(values.len())
+        );
+        conn.execute_raw(self.stmt(&sql, values)).await?;
         Ok(())
     }
 
@@ -65,13 +78,9 @@ impl SessionRows<'_> {
     ) -> Result<Vec<SessionWithUser>, DbErr> {
         let placeholders: Vec<String> = (1..=tokens.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            r#"select s."id", s."expiresAt", s."token", s."createdAt", s."updatedAt",
-                s."ipAddress", s."userAgent", s."userId",
-                u."id" as "u_id", u."name" as "u_name", u."email" as "u_email",
-                u."emailVerified" as "u_emailVerified", u."image" as "u_image",
-                u."createdAt" as "u_createdAt", u."updatedAt" as "u_updatedAt"
-            from "session" s join "user" u on u."id" = s."userId"
+            r#"select {} from "session" s join "user" u on u."id" = s."userId"
             where s."token" in ({})"#,
+            self.columns.joined,
             placeholders.join(", ")
         );
         let values = tokens.iter().map(|t| (*t).into()).collect();
@@ -127,7 +136,8 @@ impl SessionRows<'_> {
             .connection()
             .query_all_raw(self.stmt(
                 &format!(
-                    r#"select {SESSION_COLUMNS} from "session" where "userId" = $1 order by "createdAt""#
+                    r#"select {} from "session" where "userId" = $1 order by "createdAt""#,
+                    self.columns.session
                 ),
                 vec![user_id.into()],
             ))

@@ -1,6 +1,7 @@
 //! The `user` table.
 
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, TransactionTrait};
+use serde_json::{Map, Value};
 
 use super::{codec, Store};
 use crate::models::{Timestamp, User};
@@ -10,14 +11,25 @@ table_view! {
     pub struct Users; users
 }
 
-pub const USER_COLUMNS: &str =
-    r#""id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt""#;
+/// The core columns, in upstream's order; the declared fields follow them.
+pub(super) const CORE_COLUMNS: [&str; 7] = [
+    "id",
+    "name",
+    "email",
+    "emailVerified",
+    "image",
+    "createdAt",
+    "updatedAt",
+];
 
 /// Reads a user from a row whose user columns carry `prefix` (`""` or `u_` in joins).
 pub fn from_row(store: &Store, row: &QueryResult, prefix: &str) -> Result<User, DbErr> {
     let col = |name: &str| format!("{prefix}{name}");
     let b = store.backend();
+    let (extra, hidden) = store.read_extra(&store.schema().user, row, prefix)?;
     Ok(User {
+        extra,
+        hidden,
         id: row.try_get("", &col("id"))?,
         name: row.try_get("", &col("name"))?,
         email: row.try_get("", &col("email"))?,
@@ -31,7 +43,10 @@ pub fn from_row(store: &Store, row: &QueryResult, prefix: &str) -> Result<User, 
 impl Users<'_> {
     /// Email lookups use the lower-cased address, as Better Auth stores it.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>, DbErr> {
-        let sql = format!(r#"select {USER_COLUMNS} from "user" where "email" = $1"#);
+        let sql = format!(
+            r#"select {} from "user" where "email" = $1"#,
+            self.columns.user
+        );
         let row = self
             .connection()
             .query_one_raw(self.stmt(&sql, vec![email.into()]))
@@ -45,24 +60,78 @@ impl Users<'_> {
         user: &User,
     ) -> Result<(), DbErr> {
         let b = self.backend();
-        conn.execute_raw(self.stmt(
-            &format!(r#"insert into "user" ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"#),
-            vec![
-                user.id.clone().into(),
-                user.name.clone().into(),
-                user.email.clone().into(),
-                codec::boolean(b, user.email_verified),
-                user.image.clone().into(),
-                codec::time(b, user.created_at),
-                codec::time(b, user.updated_at),
-            ],
-        ))
-        .await?;
+        let mut values = vec![
+            user.id.clone().into(),
+            user.name.clone().into(),
+            user.email.clone().into(),
+            codec::boolean(b, user.email_verified),
+            user.image.clone().into(),
+            codec::time(b, user.created_at),
+            codec::time(b, user.updated_at),
+        ];
+        values.extend(self.extra_values(&self.schema().user, &user.extra, &user.hidden));
+        let sql = format!(
+            r#"insert into "user" ({}) values ({})"#,
+            self.columns.user,
+            super::placeholders(values.len())
+        );
+        conn.execute_raw(self.stmt(&sql, values)).await?;
         Ok(())
     }
 
+    /// The user whose declared field `name` (a unique one, e.g. `username`) has `value`.
+    pub async fn find_by_field(&self, name: &str, value: &Value) -> Result<Option<User>, DbErr> {
+        let Some(field) = self.schema().user.iter().find(|f| f.name == name) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            r#"select {} from "user" where "{}" = $1"#,
+            self.columns.user, field.name
+        );
+        let value = crate::schema::encode(self.backend(), field, value);
+        let row = self
+            .connection()
+            .query_one_raw(self.stmt(&sql, vec![value]))
+            .await?;
+        row.map(|r| from_row(self.0, &r, "")).transpose()
+    }
+
+    /// Writes declared fields of a user (and `updatedAt`); false when the user is gone.
+    pub async fn update_fields(
+        &self,
+        id: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<bool, DbErr> {
+        let b = self.backend();
+        let mut sets = Vec::new();
+        let mut values = Vec::new();
+        for (name, value) in fields {
+            let Some(field) = self.schema().user.iter().find(|f| &f.name == name) else {
+                continue;
+            };
+            values.push(crate::schema::encode(b, field, value));
+            sets.push(format!(r#""{}" = ${}"#, field.name, values.len()));
+        }
+        values.push(codec::time(b, Timestamp::now()));
+        sets.push(format!(r#""updatedAt" = ${}"#, values.len()));
+        values.push(id.into());
+        let sql = format!(
+            r#"update "user" set {} where "id" = ${}"#,
+            sets.join(", "),
+            values.len()
+        );
+        let done = self
+            .connection()
+            .execute_raw(self.stmt(&sql, values))
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn find_by_id(&self, id: &str) -> Result<Option<User>, DbErr> {
-        let sql = format!(r#"select {USER_COLUMNS} from "user" where "id" = $1"#);
+        let sql = format!(
+            r#"select {} from "user" where "id" = $1"#,
+            self.columns.user
+        );
         let row = self
             .connection()
             .query_one_raw(self.stmt(&sql, vec![id.into()]))

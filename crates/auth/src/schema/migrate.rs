@@ -1,0 +1,223 @@
+//! Migrations of the enabled plugins and of the additional fields, after the core ones.
+//!
+//! Each plugin's schema is one named migration, applied when the plugin is enabled (at
+//! `migrate up` and at `serve`) and recorded in `seaql_migrations_plugins` (the core
+//! migrator's own table refuses names it does not know). Every step checks what exists
+//! first, as upstream's migrator does, so a database the TypeScript server already
+//! migrated with the same plugins is left as it is. Disabling a plugin drops nothing;
+//! `migrate down` undoes the recorded plugin migrations, newest first, before the core.
+//!
+//! Additional fields come from the configuration and can change at any start, so they are
+//! not recorded: every `migrate up` adds the configured columns that are missing.
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+
+use super::{ddl, Field, SchemaPart, Table};
+
+const RECORD_TABLE: &str = "seaql_migrations_plugins";
+
+/// One named change of the schema.
+#[derive(Clone, Debug)]
+pub struct SchemaMigration {
+    pub name: String,
+    pub part: SchemaPart,
+}
+
+/// Where a migration stands in a database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub name: String,
+    pub applied: bool,
+}
+
+async fn columns(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Sqlite => r#"select name as "name" from pragma_table_info($1)"#,
+        _ => {
+            r#"select column_name::text as "name" from information_schema.columns
+               where table_schema = current_schema() and table_name = $1"#
+        }
+    };
+    let rows = db.query_all_raw(statement(backend, sql, table)).await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name"))
+        .collect()
+}
+
+fn statement(backend: DbBackend, sql: &str, value: &str) -> Statement {
+    let sql = match backend {
+        DbBackend::Sqlite => sql.replace('$', "?"),
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, [value.into()])
+}
+
+/// Adds the fields a table lacks (with their indexes).
+async fn add_fields(db: &impl ConnectionTrait, table: &str, fields: &[Field]) -> Result<(), DbErr> {
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let present = columns(db, table).await?;
+    for field in fields {
+        if !present.iter().any(|c| c == &field.name) {
+            db.execute_unprepared(&ddl::add_column(table, field, backend))
+                .await?;
+        }
+    }
+    for index in fields.iter().filter_map(|f| ddl::field_index(table, f)) {
+        db.execute_unprepared(&index).await?;
+    }
+    Ok(())
+}
+
+/// Creates a table, or adds the columns a table of that name lacks.
+async fn ensure_table(db: &impl ConnectionTrait, table: &Table) -> Result<(), DbErr> {
+    if columns(db, &table.name).await?.is_empty() {
+        for sql in ddl::create_table(table, db.get_database_backend()) {
+            db.execute_unprepared(&sql).await?;
+        }
+        return Ok(());
+    }
+    add_fields(db, &table.name, &table.fields).await
+}
+
+/// Applies a schema part: its tables first (plugin columns may reference them), then the
+/// columns of `user` and `session`.
+pub async fn apply(db: &impl ConnectionTrait, part: &SchemaPart) -> Result<(), DbErr> {
+    for table in &part.tables {
+        ensure_table(db, table).await?;
+    }
+    add_fields(db, "user", &part.user).await?;
+    add_fields(db, "session", &part.session).await
+}
+
+/// Undoes a schema part: drops its tables and columns (SQLite 3.35+ drops columns; an
+/// indexed column loses its index first).
+async fn revert(db: &impl ConnectionTrait, part: &SchemaPart) -> Result<(), DbErr> {
+    for (table, fields) in [("session", &part.session), ("user", &part.user)] {
+        let present = columns(db, table).await?;
+        for field in fields.iter().rev() {
+            if field.unique || field.index {
+                let name = ddl::index_name(table, &field.name, field.unique);
+                db.execute_unprepared(&format!(r#"drop index if exists "{name}""#))
+                    .await?;
+            }
+            if present.iter().any(|c| c == &field.name) {
+                db.execute_unprepared(&format!(
+                    r#"alter table "{table}" drop column "{}""#,
+                    field.name
+                ))
+                .await?;
+            }
+        }
+    }
+    for table in part.tables.iter().rev() {
+        db.execute_unprepared(&format!(r#"drop table if exists "{}""#, table.name))
+            .await?;
+    }
+    Ok(())
+}
+
+async fn ensure_record_table(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        r#"create table if not exists "{RECORD_TABLE}" ("version" text not null primary key, "applied_at" bigint not null)"#
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn applied(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    ensure_record_table(db).await?;
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(r#"select "version" from "{RECORD_TABLE}" order by "applied_at", "version""#),
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "version"))
+        .collect()
+}
+
+/// Applies the migrations not yet recorded, in order, then the additional fields.
+pub async fn up(
+    db: &impl ConnectionTrait,
+    migrations: &[SchemaMigration],
+    additional: &SchemaPart,
+) -> Result<(), DbErr> {
+    let done = applied(db).await?;
+    let backend = db.get_database_backend();
+    for m in migrations.iter().filter(|m| !done.contains(&m.name)) {
+        apply(db, &m.part).await?;
+        let sql = match backend {
+            DbBackend::Sqlite => format!(r#"insert into "{RECORD_TABLE}" values (?, ?)"#),
+            _ => format!(r#"insert into "{RECORD_TABLE}" values ($1, $2)"#),
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [m.name.clone().into(), chrono::Utc::now().timestamp().into()],
+        ))
+        .await?;
+    }
+    apply(db, additional).await
+}
+
+/// Undoes up to `steps` recorded migrations, newest first; the number undone.
+pub async fn down(
+    db: &impl ConnectionTrait,
+    migrations: &[SchemaMigration],
+    steps: usize,
+) -> Result<usize, DbErr> {
+    let done = applied(db).await?;
+    let backend = db.get_database_backend();
+    let mut undone = 0;
+    for name in done.iter().rev().take(steps) {
+        let Some(m) = migrations.iter().find(|m| &m.name == name) else {
+            return Err(DbErr::Migration(format!(
+                "plugin migration {name} is recorded but its plugin is not enabled; enable it to undo it"
+            )));
+        };
+        revert(db, &m.part).await?;
+        let sql = match backend {
+            DbBackend::Sqlite => format!(r#"delete from "{RECORD_TABLE}" where "version" = ?"#),
+            _ => format!(r#"delete from "{RECORD_TABLE}" where "version" = $1"#),
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [name.clone().into()],
+        ))
+        .await?;
+        undone += 1;
+    }
+    Ok(undone)
+}
+
+/// Every enabled plugin's migration and whether it is applied; recorded migrations of
+/// plugins not enabled now are listed too.
+pub async fn status(
+    db: &impl ConnectionTrait,
+    migrations: &[SchemaMigration],
+) -> Result<Vec<Status>, DbErr> {
+    let done = applied(db).await?;
+    let mut out: Vec<Status> = migrations
+        .iter()
+        .map(|m| Status {
+            name: m.name.clone(),
+            applied: done.contains(&m.name),
+        })
+        .collect();
+    for name in done {
+        if !out.iter().any(|s| s.name == name) {
+            out.push(Status {
+                name,
+                applied: true,
+            });
+        }
+    }
+    Ok(out)
+}
