@@ -13,6 +13,8 @@ use url::Url;
 
 use crate::crypto::secrets::Secrets;
 
+mod fields;
+
 /// The secret Better Auth falls back to in development; never acceptable for us.
 const UPSTREAM_DEFAULT_SECRET: &str = "better-auth-secret-12345678901234567890";
 const MIN_SECRET_LEN: usize = 32;
@@ -142,6 +144,11 @@ pub struct ConfigArgs {
     /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` is believed.
     #[arg(long, env = "BETTER_AUTH_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// Comma-separated plugin ids to enable besides jwt and bearer (upstream's ids:
+    /// `username,anonymous,multi-session,one-time-token,last-login-method`); options go in
+    /// `[plugins.<id>]` tables.
+    #[arg(long, env = "BETTER_AUTH_PLUGINS", global = true)]
+    pub plugins: Option<String>,
     #[command(flatten)]
     pub accounts: AccountArgs,
     #[command(flatten)]
@@ -173,6 +180,7 @@ impl ConfigArgs {
             rate_limit_enabled: self.rate_limit_enabled,
             rate_limit_storage: self.rate_limit_storage,
             trusted_proxies: keep(&self.trusted_proxies),
+            plugins: keep(&self.plugins),
             accounts: self.accounts.without_empty_values(),
             deploy: self.deploy.without_empty_values(),
             redis: self.redis.without_empty_values(),
@@ -220,6 +228,9 @@ struct FileConfig {
     connections: FileConnections,
     redis_url: Option<String>,
     redis_prefix: Option<String>,
+    /// `[plugins.<id>]`: each plugin parses its own table.
+    #[serde(default)]
+    plugins: toml::Table,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,6 +271,8 @@ struct FileSession {
     disable_refresh: Option<bool>,
     fresh_age: Option<i64>,
     store_session_in_database: Option<bool>,
+    #[serde(default)]
+    additional_fields: toml::Table,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -484,6 +497,10 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     /// Timeouts and limits of client connections.
     pub connections: ConnectionLimits,
+    /// The enabled plugins (jwt and bearer unless turned off).
+    pub plugins: crate::plugins::Plugins,
+    /// `[user.additional_fields]` and `[session.additional_fields]`.
+    pub additional_fields: crate::schema::SchemaPart,
 }
 
 impl std::fmt::Debug for Config {
@@ -513,6 +530,8 @@ impl std::fmt::Debug for Config {
             .field("metrics_addr", &self.metrics_addr)
             .field("redis", &self.redis)
             .field("connections", &self.connections)
+            .field("plugins", &self.plugins)
+            .field("additional_fields", &self.additional_fields)
             .finish()
     }
 }
@@ -625,6 +644,11 @@ impl Config {
         let (shutdown_timeout, metrics_addr) =
             deploy_config(&args.deploy, file.shutdown_timeout, file.metrics_addr)?;
         let connections = connection_limits(&args.deploy, &file.connections)?;
+        let plugins = crate::plugins::from_config(args.plugins.as_deref(), &file.plugins)?;
+        let additional_fields = fields::additional_fields(
+            std::mem::take(&mut file.user.additional_fields),
+            std::mem::take(&mut file.session.additional_fields),
+        )?;
         let jwt = jwt_config(args, file.jwt, &base_url, &secrets)?;
         let social = crate::oauth::config::social_config(
             file.social_providers,
@@ -671,6 +695,8 @@ impl Config {
             metrics_addr,
             redis,
             connections,
+            plugins,
+            additional_fields,
         })
     }
 
@@ -872,6 +898,8 @@ struct FileUser {
     delete_user: Option<bool>,
     delete_user_verification: Option<bool>,
     delete_token_expires_in: Option<TimeSpan>,
+    #[serde(default)]
+    additional_fields: toml::Table,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -66,6 +66,23 @@ impl CookieNames {
         out
     }
 
+    /// Like `set_cookie`, readable by scripts when `http_only` is false (upstream's
+    /// last-login-method cookie).
+    pub fn set_cookie_with(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: Option<i64>,
+        http_only: bool,
+    ) -> String {
+        let cookie = self.set_cookie(name, value, max_age);
+        if http_only {
+            cookie
+        } else {
+            cookie.replace("; HttpOnly", "")
+        }
+    }
+
     /// An expiring cookie: empty value, `Max-Age=0`.
     pub fn expire(&self, name: &str) -> String {
         self.set_cookie(name, "", Some(0))
@@ -116,7 +133,7 @@ pub fn expire_session_cookies(req: &HttpRequest, names: &CookieNames) -> Vec<Str
 }
 
 /// All `name=value` pairs of the request's Cookie headers, in order.
-fn request_cookies(req: &HttpRequest) -> impl Iterator<Item = (&str, &str)> {
+pub fn request_cookies(req: &HttpRequest) -> impl Iterator<Item = (&str, &str)> {
     req.headers()
         .get_all(COOKIE)
         .filter_map(|h: &HeaderValue| h.to_str().ok())
@@ -143,10 +160,11 @@ pub fn get(req: &HttpRequest, name: &str) -> Option<String> {
     Some(raw.to_owned())
 }
 
-/// The request's session token: a bearer token (which upstream's bearer plugin puts in
-/// place of the cookie), else the signed `session_token` cookie, if authentic.
+/// The request's session token: one a plugin finds (bearer's `Authorization` header,
+/// which upstream puts in place of the cookie), else the signed `session_token` cookie, if
+/// authentic.
 pub fn session_token(req: &HttpRequest, config: &Config, names: &CookieNames) -> Option<String> {
-    if let Some(token) = crate::plugins::bearer::session_token(req, config) {
+    if let Some(token) = config.plugins.session_token(req, config) {
         return Some(token);
     }
     let signed = get(req, &names.session_token)?;

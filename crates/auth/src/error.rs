@@ -32,6 +32,9 @@ pub enum ApiError {
     FailedToCreateSession,
     #[error("Unauthorized")]
     Unauthorized,
+    /// update-session found its session gone: 401 `FAILED_TO_GET_SESSION`.
+    #[error("Failed to get session")]
+    FailedToGetSession,
     #[error("Invalid origin")]
     InvalidOrigin,
     #[error("Missing or null Origin")]
@@ -113,6 +116,15 @@ pub enum ApiError {
     /// Social sign-in and linked accounts (upstream `BASE_ERROR_CODES` and `routes/account.ts`).
     #[error("{0}")]
     Social(SocialError),
+    /// Upstream's `FIELD_NOT_ALLOWED`: a client set a declared field with `input: false`.
+    #[error("{0} is not allowed to be set")]
+    FieldNotAllowed(String),
+    /// Upstream's `MISSING_FIELD`: a required declared field is missing on create.
+    #[error("{0} is required")]
+    MissingField(String),
+    /// A plugin's error, as the plugin's error table defines it (code, message, status).
+    #[error("{}", .0.message)]
+    Plugin(PluginError),
     /// Storage failure: logged, answered as an opaque 500.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -133,6 +145,42 @@ impl From<crate::store::StorageError> for ApiError {
         match e {
             StorageError::Database(e) => ApiError::Database(e),
             StorageError::Redis(e) => ApiError::SessionStorageUnavailable(e.to_string()),
+        }
+    }
+}
+
+/// An entry of a plugin's error table (`plugins/<name>/errors.rs`): each one has its own
+/// status, fixed where the table defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl PluginError {
+    pub const fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        PluginError {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+impl From<PluginError> for ApiError {
+    fn from(e: PluginError) -> Self {
+        ApiError::Plugin(e)
+    }
+}
+
+impl From<crate::schema::InputIssue> for ApiError {
+    fn from(issue: crate::schema::InputIssue) -> Self {
+        use crate::schema::InputIssue;
+        match issue {
+            InputIssue::NotAllowed(field) => ApiError::FieldNotAllowed(field),
+            InputIssue::Missing(field) => ApiError::MissingField(field),
+            InputIssue::Invalid(issues) => ApiError::Validation(issues.join("; ")),
         }
     }
 }
@@ -310,6 +358,7 @@ impl ApiError {
                 msg,
             ),
             Unauthorized => (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED"), msg),
+            FailedToGetSession => (StatusCode::UNAUTHORIZED, Some("FAILED_TO_GET_SESSION"), msg),
             InvalidOrigin => (StatusCode::FORBIDDEN, Some("INVALID_ORIGIN"), msg),
             MissingOrNullOrigin => (StatusCode::FORBIDDEN, Some("MISSING_OR_NULL_ORIGIN"), msg),
             CrossSiteNavigationLoginBlocked => (
@@ -382,6 +431,9 @@ impl ApiError {
                 Some("SESSION_STORAGE_UNAVAILABLE"),
                 msg,
             ),
+            FieldNotAllowed(_) => (StatusCode::BAD_REQUEST, Some("FIELD_NOT_ALLOWED"), msg),
+            MissingField(_) => (StatusCode::BAD_REQUEST, Some("MISSING_FIELD"), msg),
+            Plugin(e) => (e.status, Some(e.code), msg),
             Database(_) | Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("INTERNAL_SERVER_ERROR"),

@@ -59,14 +59,17 @@ pub async fn open_database(
 ) -> Result<DatabaseConnection, StartError> {
     let db = store::connect(&config.database_url).await?;
     if migrate {
-        migrate_up(&db).await?;
+        migrate_up(&db, config).await?;
     }
     Ok(db)
 }
 
-/// Applies pending migrations. Safe when several replicas (or `migrate up` and `serve`)
+/// Applies pending migrations: the core ones, then the enabled plugins' and the additional
+/// fields (`schema::migrate`). Safe when several replicas (or `migrate up` and `serve`)
 /// start at once: exactly one applies each migration, the others then find it applied.
-pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+pub async fn migrate_up(db: &DatabaseConnection, config: &Config) -> Result<(), DbErr> {
+    let plugins = config.plugins.migrations();
+    let additional = &config.additional_fields;
     if db.get_database_backend() == DbBackend::Postgres {
         // One transaction under a lock per schema: the others wait on the lock and then see
         // the committed migrations. DDL is transactional here, so a failure leaves nothing
@@ -77,20 +80,25 @@ pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
         )
         .await?;
         Migrator::up(&tx, None).await?;
+        schema::migrate::up(&tx, &plugins, additional).await?;
         return tx.commit().await;
     }
     // SQLite has one writer at a time and our DDL says `if not exists`; a process that
     // loses the race on the migration record finds the migration applied by the winner.
     let mut attempts: u64 = 0;
     loop {
-        match Migrator::up(db, None).await {
+        let done = match Migrator::up(db, None).await {
+            Ok(()) => schema::migrate::up(db, &plugins, additional).await,
+            Err(e) => Err(e),
+        };
+        match done {
             Ok(()) => return Ok(()),
             Err(e) if attempts < 5 => {
                 attempts += 1;
                 tracing::debug!(error = %e, "migration raced another process; checking again");
                 tokio::time::sleep(std::time::Duration::from_millis(100 * attempts)).await;
                 if Migrator::get_pending_migrations(db).await?.is_empty() {
-                    return Ok(());
+                    return schema::migrate::up(db, &plugins, additional).await;
                 }
             }
             Err(e) => return Err(e),
@@ -100,7 +108,9 @@ pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Everything the handlers share, ready to serve.
 pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppState, StartError> {
-    let store = Store::new(db).await?;
+    let parts = config.plugins.schema_parts();
+    let schema = schema::Schema::new(parts.iter().chain([&config.additional_fields]));
+    let store = Store::with_schema(db, schema).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mode = config.password.hashing;
     // Starting the pool makes the dummy hash (one hash): do it off the async executor.
@@ -185,19 +195,17 @@ pub fn server(
             .wrap(actix_web::middleware::from_fn(metrics::record))
             .service(
                 web::scope(&base_path)
-                    .wrap(actix_web::middleware::from_fn(
-                        plugins::bearer::set_auth_token,
-                    ))
+                    .wrap(actix_web::middleware::from_fn(plugins::after_hooks))
                     .wrap(actix_web::middleware::ErrorHandlers::new().handler(
                         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                         error::payload_too_large,
                     ))
-                    .wrap(cors(shared))
+                    .wrap(cors(shared.clone()))
                     .wrap(actix_web::middleware::from_fn(
                         cors_headers_only_with_origin,
                     ))
                     .app_data(web::PayloadConfig::new(64 * 1024))
-                    .configure(routes::configure),
+                    .configure(|cfg| routes::configure(cfg, &shared.config.plugins)),
             )
             .default_service(web::to(routes::not_found))
     })

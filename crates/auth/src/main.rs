@@ -7,7 +7,7 @@ use better_auth_server::config::{Config, ConfigArgs, LogFormat};
 use better_auth_server::models::Timestamp;
 use better_auth_server::plugins::jwt::{signing_row, JwtSigner};
 use better_auth_server::store::Store;
-use better_auth_server::{migrate_up, open_database, serve, StartError};
+use better_auth_server::{migrate_up, open_database, schema, serve, StartError};
 
 #[derive(Parser)]
 #[command(
@@ -86,13 +86,38 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Serve { no_migrate } => serve(config, !no_migrate).await,
         Command::Migrate { action } => {
             let db = open_database(&config, false).await?;
+            let plugins = config.plugins.migrations();
             match action {
-                MigrateAction::Up => migrate_up(&db).await?,
-                MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
-                MigrateAction::Fresh => Migrator::fresh(&db).await?,
+                MigrateAction::Up => migrate_up(&db, &config).await?,
+                // Plugin migrations were applied after the core ones: they go first.
+                MigrateAction::Down { steps } => {
+                    let undone = schema::migrate::down(&db, &plugins, steps as usize).await?;
+                    let left = steps.saturating_sub(u32::try_from(undone).unwrap_or(u32::MAX));
+                    if left > 0 {
+                        Migrator::down(&db, Some(left)).await?;
+                    }
+                }
+                MigrateAction::Fresh => {
+                    Migrator::fresh(&db).await?;
+                    migrate_up(&db, &config).await?;
+                }
                 MigrateAction::Status => {
                     for m in Migrator::get_migration_with_status(&db).await? {
                         println!("{}\t{}", m.name(), m.status());
+                    }
+                    for m in schema::migrate::status(&db, &plugins).await? {
+                        let status = if m.applied { "Applied" } else { "Pending" };
+                        println!("{}\t{status}", m.name);
+                    }
+                    let fields = &config.additional_fields;
+                    if !fields.user.is_empty() || !fields.session.is_empty() {
+                        let missing = schema::migrate::missing_fields(&db, fields).await?;
+                        let status = if missing.is_empty() {
+                            "Applied".to_owned()
+                        } else {
+                            format!("Pending (missing: {})", missing.join(", "))
+                        };
+                        println!("additional_fields\t{status}");
                     }
                 }
             }

@@ -4,7 +4,7 @@
 use rand::rngs::OsRng;
 use rand::RngCore;
 
-const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// `N` bytes from the operating system's CSPRNG.
 pub fn bytes<const N: usize>() -> [u8; N] {

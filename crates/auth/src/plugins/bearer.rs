@@ -2,14 +2,15 @@
 //! `Authorization: Bearer <token>` or `<token>.<signature>` works wherever the session cookie
 //! does, and responses that set the session cookie also carry `set-auth-token`.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION, SET_COOKIE};
-use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest};
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use actix_web::HttpRequest;
 use percent_encoding::percent_decode_str;
 
-use crate::config::Config;
+use super::{After, Plugin};
+use crate::config::{Config, ConfigError};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// The session token from `Authorization: Bearer ...`, if present and acceptable: a signed
@@ -48,32 +49,55 @@ pub fn session_token(req: &HttpRequest, config: &Config) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// After every endpoint: a response that sets a live session cookie also gets
-/// `set-auth-token: <token>.<signature>` for clients that keep bearer tokens.
-pub async fn set_auth_token(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let cookie_name = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| format!("{}=", s.cookies.session_token));
-    let mut res = next.call(req).await?;
-    let Some(prefix) = cookie_name else {
-        return Ok(res);
-    };
-    let signed = res
-        .headers()
-        .get_all(SET_COOKIE)
-        .filter_map(|v| v.to_str().ok())
-        .filter(|c| !c.contains("Max-Age=0"))
-        .find_map(|c| c.strip_prefix(prefix.as_str()))
-        .and_then(|rest| rest.split(';').next())
-        .filter(|v| !v.is_empty())
-        .and_then(|v| percent_decode_str(v).decode_utf8().ok())
-        .and_then(|v| HeaderValue::from_str(&v).ok());
-    if let Some(value) = signed {
-        res.headers_mut()
-            .insert(HeaderName::from_static("set-auth-token"), value);
+/// The plugin: no options.
+pub struct BearerPlugin;
+
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoOptions {}
+
+pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigError> {
+    super::options::<NoOptions>("bearer", table)?;
+    Ok(Arc::new(BearerPlugin))
+}
+
+#[async_trait::async_trait(?Send)]
+impl Plugin for BearerPlugin {
+    fn id(&self) -> &'static str {
+        "bearer"
     }
-    Ok(res)
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn session_token(&self, req: &HttpRequest, config: &Config) -> Option<String> {
+        session_token(req, config)
+    }
+
+    /// A response that sets a live session cookie also gets `set-auth-token:
+    /// <token>.<signature>` for clients that keep bearer tokens.
+    async fn after(&self, state: &AppState, after: &mut After<'_>) -> ApiResult<()> {
+        let prefix = format!("{}=", state.cookies.session_token);
+        let signed = after
+            .set_cookies()
+            .iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .find_map(|c| c.strip_prefix(prefix.as_str()).map(str::to_owned))
+            .and_then(|rest| rest.split(';').next().map(str::to_owned))
+            .filter(|v| !v.is_empty())
+            .and_then(|v| {
+                percent_decode_str(&v)
+                    .decode_utf8()
+                    .ok()
+                    .map(|v| v.into_owned())
+            })
+            .and_then(|v| HeaderValue::from_str(&v).ok());
+        if let Some(value) = signed {
+            after
+                .headers
+                .insert(HeaderName::from_static("set-auth-token"), value);
+        }
+        Ok(())
+    }
 }

@@ -218,12 +218,10 @@ pub async fn verify_email(
         let token = match current {
             Some(c) if c.user.email == claims.email => c.session.token,
             _ => {
-                let new = super::new_session(&req, &state.config, &user.id, true);
-                state.sessions.create(&new, &user).await.map_err(|e| {
-                    tracing::error!(error = %e, "creating a session after verification failed");
-                    ApiError::Internal("failed to create session".into())
-                })?;
-                new.token
+                super::start_session(&req, &state, &user, true)
+                    .await?
+                    .0
+                    .token
             }
         };
         cookies = super::session_cookie(&req, &state, &token);

@@ -4,9 +4,9 @@ mod accounts;
 pub mod body;
 mod email_verification;
 mod ok_error;
-mod password;
+pub(crate) mod password;
 pub(crate) mod session;
-mod sign_in;
+pub(crate) mod sign_in;
 mod sign_out;
 mod sign_up;
 mod social;
@@ -18,17 +18,19 @@ use actix_web::http::header::{HeaderValue, SET_COOKIE, USER_AGENT};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Serialize;
+use serde_json::Map;
 
 use crate::config::Config;
 use crate::cookies;
 use crate::crypto::random;
-use crate::models::{Session, Timestamp};
+use crate::error::{ApiError, ApiResult};
+use crate::models::{Session, Timestamp, User};
 use crate::rate_limit::{self, Route, Rule, UNMATCHED};
 use crate::state::AppState;
 
 /// Registers every endpoint. A known path with another method is a 404 with an empty body,
 /// as upstream's router answers (there is no 405).
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, plugins: &crate::plugins::Plugins) {
     cfg.service(
         resource("/sign-up/email", Rule::Credentials).route(web::post().to(sign_up::sign_up_email)),
     )
@@ -99,8 +101,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/ok", Rule::Default).route(web::get().to(ok_error::ok)))
     .service(resource("/error", Rule::Default).route(web::get().to(ok_error::error_page)))
     .service(resource("/readyz", Rule::Default).route(web::get().to(crate::health::ready)))
-    .configure(crate::plugins::jwt::configure)
     .configure(social_routes)
+    .configure(|cfg| plugins.configure(cfg))
     // Last: whatever matched nothing above shares one rate-limit bucket per client.
     .service(resource(UNMATCHED.pattern, UNMATCHED.rule).to(not_found));
 }
@@ -175,6 +177,82 @@ fn add_cookies(builder: &mut HttpResponseBuilder, cookies: Vec<String>) {
             builder.append_header((SET_COOKIE, value));
         }
     }
+}
+
+/// Every way of signing in ends here: the plugins' checks, a new session (with the
+/// declared session fields' defaults), stored, and recorded for the after hooks. Returns the
+/// session and its cookies.
+pub(crate) async fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    remember: bool,
+) -> ApiResult<(Session, Vec<String>)> {
+    let session = prepare_session(req, state, user, remember).await?;
+    state
+        .sessions
+        .create(&session, user)
+        .await
+        .map_err(session_not_created)?;
+    session_started(req, &session, user);
+    let cookies = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
+    Ok((session, cookies))
+}
+
+/// The plugins' checks and the new session row, for flows that store the row in their own
+/// transaction (sign-up, social sign-up, change-password); they call `session_started` once
+/// it is stored.
+pub(crate) async fn prepare_session(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    remember: bool,
+) -> ApiResult<Session> {
+    state
+        .config
+        .plugins
+        .before_session(state, req, user)
+        .await?;
+    let mut session = new_session(req, &state.config, &user.id, remember);
+    let fields = &state.store.schema().session;
+    let defaults =
+        crate::schema::validate_input(fields, &Map::new(), true).map_err(ApiError::from)?;
+    (session.extra, session.hidden) = crate::schema::split_returned(fields, defaults);
+    Ok(session)
+}
+
+/// The declared user fields a client sent (additional fields and plugins' fields as plain
+/// keys of the body), checked as upstream's `parseUserInput` (defaults, `input: false`,
+/// required), type-checked, then completed by the plugins (username's rules, ...).
+pub(crate) async fn client_user_fields(
+    req: &HttpRequest,
+    state: &AppState,
+    route: &str,
+    body: &Map<String, serde_json::Value>,
+    current: Option<&User>,
+) -> ApiResult<Map<String, serde_json::Value>> {
+    let create = current.is_none();
+    let mut values = crate::schema::validate_input(&state.store.schema().user, body, create)?;
+    let mut fields = crate::plugins::UserFields {
+        route,
+        request: req,
+        create,
+        current,
+        values: &mut values,
+    };
+    state.config.plugins.user_fields(state, &mut fields).await?;
+    Ok(values)
+}
+
+/// Records a stored new session for the after hooks (upstream's `ctx.context.newSession`).
+pub(crate) fn session_started(req: &HttpRequest, session: &Session, user: &User) {
+    crate::plugins::record(
+        req,
+        crate::plugins::Event::SessionCreated {
+            session: session.clone(),
+            user: user.clone(),
+        },
+    );
 }
 
 /// A new session row for a user. "Don't remember" sessions live one day, as upstream.

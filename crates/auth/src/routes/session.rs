@@ -1,6 +1,6 @@
 //! `GET /get-session` (upstream `routes/session.ts` `getSession`).
 
-use actix_web::http::header::{HeaderName, CACHE_CONTROL, PRAGMA};
+use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -78,21 +78,11 @@ pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) ->
 pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let allow_refresh = !body::query_flag(&req, "disableRefresh");
     let found = lookup(&req, &state, allow_refresh).await?;
-    // The jwt plugin's after-hook: the same JWT as /token, only for a live session.
-    let jwt = match &found.session {
-        Some(current) if state.config.jwt.set_jwt_header => {
-            Some(state.jwt.token_for(&state.store, &current.user).await?)
-        }
-        _ => None,
-    };
+    if let Some(current) = &found.session {
+        crate::plugins::record(&req, crate::plugins::Event::SessionRead(current.clone()));
+    }
     let mut response = super::json_with_cookies(&found.session, found.set_cookies);
     let headers = response.headers_mut();
-    if let Some(jwt) = jwt {
-        headers.insert(
-            HeaderName::from_static("set-auth-jwt"),
-            jwt.parse().map_err(internal)?,
-        );
-    }
     headers.insert(CACHE_CONTROL, "no-store".parse().map_err(internal)?);
     headers.insert(PRAGMA, "no-cache".parse().map_err(internal)?);
     Ok(response)
@@ -215,13 +205,35 @@ pub async fn revoke_other_sessions(
     ))
 }
 
-/// `POST /update-session`: upstream updates the session's additional fields; the core
-/// schema has none, so every body is "nothing to update" once the session is checked.
+/// `POST /update-session`: writes the session's declared fields (`input: true` ones;
+/// upstream `routes/update-session.ts`) and answers `{session}`.
 pub async fn update_session(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _: Body<AnyRecord>,
+    Body(AnyRecord(fields)): Body<AnyRecord>,
 ) -> ApiResult<HttpResponse> {
-    require(&req, &state).await?;
-    Err(ApiError::BadRequestMessage("No fields to update"))
+    let auth = require(&req, &state).await?;
+    let schema = &state.store.schema().session;
+    let values = crate::schema::validate_input(schema, &fields, false)?;
+    if values.is_empty() {
+        return Err(ApiError::BadRequestMessage("No fields to update"));
+    }
+    let now = Timestamp::now();
+    let token = auth.current.session.token.clone();
+    if !state.sessions.update_fields(&token, &values, now).await? {
+        return Err(ApiError::FailedToGetSession
+            .with_cookies(cookies::expire_session_cookies(&req, &state.cookies)));
+    }
+    let mut session = auth.current.session;
+    let (extra, hidden) = crate::schema::split_returned(schema, values);
+    session.extra.extend(extra);
+    session.hidden.extend(hidden);
+    session.updated_at = now;
+    super::session_started(&req, &session, &auth.current.user);
+    let mut set = auth.set_cookies;
+    set.extend(super::session_cookie(&req, &state, &token));
+    Ok(super::json_with_cookies(
+        &json!({ "session": session }),
+        set,
+    ))
 }

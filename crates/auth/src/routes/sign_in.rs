@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::body::{self, Body, MediaTypes, RequestBody, Validator};
 use crate::config::PasswordHashing;
-use crate::cookies;
 use crate::crypto::password::Verified;
 use crate::error::{ApiError, ApiResult, UrlField};
 use crate::models::User;
@@ -55,22 +54,41 @@ pub async fn sign_in_email(
     if !body::is_valid_email(&body.email) {
         return Err(ApiError::InvalidEmail);
     }
-    let callback_url = body.callback_url.as_deref();
-    let remember = body.remember_me.unwrap_or(true);
+    let user = state
+        .store
+        .users()
+        .find_by_email(&body.email.to_lowercase())
+        .await?;
+    let Some(user) = check_password(&state, user, &body.password).await? else {
+        return Err(ApiError::InvalidEmailOrPassword);
+    };
+    finish_sign_in(
+        &req,
+        &state,
+        user,
+        body.remember_me.unwrap_or(true),
+        body.callback_url.as_deref(),
+    )
+    .await
+}
 
-    let user = authenticate(&state, &body.email.to_lowercase(), &body.password).await?;
+/// What every password sign-in (email, username) does once the password is right: the
+/// email-verification requirement, the session and upstream's answer
+/// `{redirect, token, url?, user}` (with `Location` when there is a callback).
+pub(crate) async fn finish_sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+    user: User,
+    remember: bool,
+    callback_url: Option<&str>,
+) -> ApiResult<HttpResponse> {
     if state.config.account.require_email_verification && !user.email_verified {
         if state.config.email_verification.send_on_sign_in && state.mailer.enabled() {
-            super::email_verification::send_verification_link(&state, &user, callback_url)?;
+            super::email_verification::send_verification_link(state, &user, callback_url)?;
         }
         return Err(ApiError::EmailNotVerified);
     }
-    let session = super::new_session(&req, &state.config, &user.id, remember);
-    if let Err(e) = state.sessions.create(&session, &user).await {
-        return Err(super::session_not_created(e));
-    }
-
-    let set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
+    let (session, set) = super::start_session(req, state, &user, remember).await?;
     let mut response = super::json_with_cookies(
         &SignInResponse {
             redirect: callback_url.is_some(),
@@ -81,26 +99,30 @@ pub async fn sign_in_email(
         set,
     );
     if let Some(url) = callback_url {
-        let location = Location::callback(&state, UrlField::CallbackUrl, url, &[])?;
+        let location = Location::callback(state, UrlField::CallbackUrl, url, &[])?;
         redirect::set_location(&mut response, &location);
     }
     Ok(response)
 }
 
-/// The user for these credentials. Every failure is the same error, and an unknown email
-/// still pays for one hash verification so that timing does not reveal which it was.
-async fn authenticate(state: &AppState, email: &str, password: &str) -> ApiResult<User> {
-    let Some(user) = state.store.users().find_by_email(email).await? else {
+/// The user, if `password` is theirs. An unknown user, or one without a password, still
+/// costs one hash verification, so that timing does not tell which failure it was.
+pub(crate) async fn check_password(
+    state: &AppState,
+    user: Option<User>,
+    password: &str,
+) -> ApiResult<Option<User>> {
+    let Some(user) = user else {
         state.hasher.verify_dummy(password).await?;
-        return Err(ApiError::InvalidEmailOrPassword);
+        return Ok(None);
     };
     let account = state.store.accounts().find_credential(&user.id).await?;
     let Some((account_id, stored)) = account.and_then(|a| Some((a.id, a.password?))) else {
         state.hasher.verify_dummy(password).await?;
-        return Err(ApiError::InvalidEmailOrPassword);
+        return Ok(None);
     };
     match state.hasher.verify(password, &stored).await? {
-        Verified::No => Err(ApiError::InvalidEmailOrPassword),
+        Verified::No => Ok(None),
         Verified::Yes { legacy_scrypt } => {
             if legacy_scrypt
                 && state.config.password.rehash_on_sign_in
@@ -121,7 +143,7 @@ async fn authenticate(state: &AppState, email: &str, password: &str) -> ApiResul
                     Err(e) => tracing::warn!(error = %e, "could not upgrade a scrypt hash"),
                 }
             }
-            Ok(user)
+            Ok(Some(user))
         }
     }
 }

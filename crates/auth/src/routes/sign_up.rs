@@ -2,12 +2,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::body::{self, Body, MediaTypes, RequestBody, Shape, Validator};
 use crate::cookies;
 use crate::crypto::random;
 use crate::error::{ApiError, ApiResult};
 use crate::models::{Timestamp, User};
+use crate::schema::split_returned;
 use crate::state::AppState;
 use crate::store::is_unique_violation;
 
@@ -25,6 +27,8 @@ pub struct SignUpEmail {
     image: Option<String>,
     callback_url: Option<String>,
     remember_me: Option<bool>,
+    /// The whole body: declared user fields (additional fields, plugins') come as plain keys.
+    fields: Map<String, Value>,
 }
 
 impl RequestBody for SignUpEmail {
@@ -45,6 +49,7 @@ impl RequestBody for SignUpEmail {
             image: image.map(str::to_owned),
             callback_url: callback_url.map(str::to_owned),
             remember_me,
+            fields: v.fields().clone(),
         })
     }
 }
@@ -62,6 +67,7 @@ pub async fn sign_up_email(
         image,
         callback_url,
         remember_me,
+        fields,
     } = body;
     let password = password.as_str();
     let callback_url = callback_url.as_deref();
@@ -74,6 +80,8 @@ pub async fn sign_up_email(
     if len > state.config.password.max_length {
         return Err(ApiError::PasswordTooLong);
     }
+    let values = super::client_user_fields(&req, &state, "/sign-up/email", &fields, None).await?;
+    let (extra, hidden) = split_returned(&state.store.schema().user, values);
     let email = email.to_lowercase();
     let account = &state.config.account;
     // Upstream answers an existing address like a new one when no session is handed out
@@ -82,8 +90,8 @@ pub async fn sign_up_email(
     let now = Timestamp::now();
     let user = User {
         id: random::id(),
-        extra: Default::default(),
-        hidden: Default::default(),
+        extra,
+        hidden,
         name,
         email,
         email_verified: false,
@@ -108,8 +116,10 @@ pub async fn sign_up_email(
     }
 
     let hash = state.hasher.hash(password).await?;
-    let session =
-        (!generic_duplicate).then(|| super::new_session(&req, &state.config, &user.id, remember));
+    let session = match generic_duplicate {
+        true => None,
+        false => Some(super::prepare_session(&req, &state, &user, remember).await?),
+    };
     match state
         .store
         .create_credential_user(
@@ -138,6 +148,7 @@ pub async fn sign_up_email(
     if let Err(e) = state.sessions.publish(&session, &user).await {
         return Err(super::session_not_created(e));
     }
+    super::session_started(&req, &session, &user);
     let set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
     Ok(super::json_with_cookies(
         &SignUpResponse {

@@ -484,10 +484,23 @@ async fn handle_user_info(
                 return Err("signup disabled");
             }
             let now = Timestamp::now();
+            // Declared user fields of a new user: defaults, and what plugins add (upstream
+            // runs the same database hooks for social sign-up).
+            let values =
+                match super::client_user_fields(req, state, "/callback/{id}", &Map::new(), None)
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "declared user fields refused a social sign-up");
+                        return Err("unable to create user");
+                    }
+                };
+            let (extra, hidden) = crate::schema::split_returned(&store.schema().user, values);
             let user = User {
                 id: random::id(),
-                extra: Default::default(),
-                hidden: Default::default(),
+                extra,
+                hidden,
                 name: info.name.clone(),
                 email: email.clone(),
                 email_verified: info.email_verified,
@@ -496,7 +509,13 @@ async fn handle_user_info(
                 updated_at: now,
             };
             let account = new_account(provider, info, &user.id, sealed);
-            let session = super::new_session(req, config, &user.id, true);
+            let session = match super::prepare_session(req, state, &user, true).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no session for a social sign-up");
+                    return Err("unable to create session");
+                }
+            };
             match store
                 .create_oauth_user(&user, &account, state.sessions.row(&session))
                 .await
@@ -512,6 +531,7 @@ async fn handle_user_info(
                 tracing::error!(error = %e, "storing the new session failed");
                 return Err("unable to create session");
             }
+            super::session_started(req, &session, &user);
             return Ok(SignedIn {
                 user,
                 session,
@@ -519,11 +539,13 @@ async fn handle_user_info(
             });
         }
     };
-    let session = super::new_session(req, config, &user.id, true);
-    if let Err(e) = state.sessions.create(&session, &user).await {
-        tracing::error!(error = %e, "creating a session failed");
-        return Err("unable to create session");
-    }
+    let session = match super::start_session(req, state, &user, true).await {
+        Ok((session, _)) => session,
+        Err(e) => {
+            tracing::warn!(error = %e, "no session for a social sign-in");
+            return Err("unable to create session");
+        }
+    };
     Ok(SignedIn {
         user,
         session,

@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::body::{
     self, AnyRecord, Body, Query, QueryValidator, RequestBody, RequestQuery, Validator,
@@ -36,14 +36,12 @@ pub async fn update_user(
     if fields.get("email").is_some_and(truthy) {
         return Err(ApiError::EmailCanNotBeUpdated);
     }
-    let mut user = auth.current.user.clone();
-    let mut changed = false;
+    let mut changes: Map<String, Value> = Map::new();
     let mut issues = Vec::new();
     match fields.get("name") {
         None => {}
         Some(Value::String(name)) => {
-            user.name = name.clone();
-            changed = true;
+            changes.insert("name".into(), Value::String(name.clone()));
         }
         Some(other) => issues.push(format!(
             "[body.name] Invalid input: expected string, received {}",
@@ -52,13 +50,8 @@ pub async fn update_user(
     }
     match fields.get("image") {
         None => {}
-        Some(Value::String(image)) => {
-            user.image = Some(image.clone());
-            changed = true;
-        }
-        Some(Value::Null) => {
-            user.image = None;
-            changed = true;
+        Some(image @ (Value::String(_) | Value::Null)) => {
+            changes.insert("image".into(), image.clone());
         }
         Some(other) => issues.push(format!(
             "[body.image] Invalid input: expected string, received {}",
@@ -68,13 +61,25 @@ pub async fn update_user(
     if !issues.is_empty() {
         return Err(ApiError::Validation(issues.join("; ")));
     }
-    // Other keys are not user fields here; upstream drops them the same way.
-    if !changed {
+    // Declared fields (additional and plugins'); other keys are dropped as upstream does.
+    let declared = super::client_user_fields(
+        &req,
+        &state,
+        "/update-user",
+        &fields,
+        Some(&auth.current.user),
+    )
+    .await?;
+    changes.extend(declared);
+    if changes.is_empty() {
         return Err(ApiError::BadRequestMessage("No fields to update"));
     }
-    user.updated_at = Timestamp::now();
-    state.store.users().update_profile(&user).await?;
-    state.sessions.user_updated(&user.id).await;
+    state
+        .store
+        .users()
+        .update_fields(&auth.current.user.id, &changes)
+        .await?;
+    state.sessions.user_updated(&auth.current.user.id).await;
     let mut set = auth.set_cookies;
     set.extend(super::session_cookie(
         &req,
@@ -154,7 +159,7 @@ pub async fn change_password(
             auth.set_cookies,
         ));
     }
-    let session = super::new_session(&req, &state.config, &user.id, true);
+    let session = super::prepare_session(&req, &state, user, true).await?;
     state
         .store
         .change_password_revoking_sessions(
@@ -170,6 +175,7 @@ pub async fn change_password(
         .forget_user(&user.id, session.created_at)
         .await?;
     state.sessions.publish(&session, user).await?;
+    super::session_started(&req, &session, user);
     Ok(super::json_with_cookies(
         &ChangePasswordResponse {
             token: Some(&session.token),

@@ -142,6 +142,27 @@ async fn applied(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
         .collect()
 }
 
+/// The declared columns of `part` that the database lacks, as `table.column`.
+pub async fn missing_fields(
+    db: &impl ConnectionTrait,
+    part: &SchemaPart,
+) -> Result<Vec<String>, DbErr> {
+    let mut out = Vec::new();
+    for (table, fields) in [("user", &part.user), ("session", &part.session)] {
+        if fields.is_empty() {
+            continue;
+        }
+        let present = columns(db, table).await?;
+        out.extend(
+            fields
+                .iter()
+                .filter(|f| !present.contains(&f.name))
+                .map(|f| format!("{table}.{}", f.name)),
+        );
+    }
+    Ok(out)
+}
+
 /// Applies the migrations not yet recorded, in order, then the additional fields.
 pub async fn up(
     db: &impl ConnectionTrait,

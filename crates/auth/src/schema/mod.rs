@@ -180,6 +180,24 @@ fn merge(into: &mut Vec<Field>, fields: &[Field]) {
 /// that answer clients filter them with `returned_only`).
 pub type Extra = Map<String, Value>;
 
+/// Declared values as (returned to clients, not returned).
+pub type SplitValues = (Map<String, Value>, Map<String, Value>);
+
+/// Declared values split into those returned to clients and the others (`returned: false`).
+pub fn split_returned(fields: &[Field], values: Map<String, Value>) -> SplitValues {
+    let mut returned = Map::new();
+    let mut hidden = Map::new();
+    for (k, v) in values {
+        let is_hidden = fields.iter().any(|f| f.name == k && !f.returned);
+        if is_hidden {
+            hidden.insert(k, v);
+        } else {
+            returned.insert(k, v);
+        }
+    }
+    (returned, hidden)
+}
+
 /// `extra` without the fields that are not returned to clients.
 pub fn returned_only(fields: &[Field], extra: &Extra) -> Extra {
     extra

@@ -189,7 +189,7 @@ impl Store {
         fields: &[Field],
         row: &QueryResult,
         prefix: &str,
-    ) -> Result<(Map<String, Value>, Map<String, Value>), DbErr> {
+    ) -> Result<crate::schema::SplitValues, DbErr> {
         let mut returned = Map::new();
         let mut hidden = Map::new();
         for field in fields {

@@ -16,7 +16,7 @@
 //! refresh or a user update never writes back a session deleted meanwhile (`SET .. XX`).
 
 use redis::AsyncCommands;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{StorageError, Store};
 use crate::config::SessionConfig;
@@ -236,6 +236,42 @@ impl SessionStore {
                 token,
                 &found.session.user_id,
                 expires_at,
+                true,
+            )
+            .await?;
+        Ok(written || in_db)
+    }
+
+    /// Writes declared session fields (update-session); false when the session is gone.
+    pub async fn update_fields(
+        &self,
+        token: &str,
+        fields: &Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let in_db = self.in_database()
+            && self
+                .store
+                .session_rows()
+                .update_fields(token, fields, now)
+                .await?;
+        let Some(r) = &self.redis else {
+            return Ok(in_db);
+        };
+        let raw = r.get(r.redis.key(token)).await?;
+        let Some((found, mut value)) = raw.as_deref().and_then(parse) else {
+            return Ok(in_db);
+        };
+        if let Some(s) = value.get_mut("session").and_then(Value::as_object_mut) {
+            s.extend(fields.clone());
+            s.insert("updatedAt".into(), now.to_iso().into());
+        }
+        let written = r
+            .run_put(
+                &value.to_string(),
+                token,
+                &found.session.user_id,
+                found.session.expires_at,
                 true,
             )
             .await?;

@@ -1,6 +1,7 @@
 //! The `session` table.
 
 use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+use serde_json::{Map, Value};
 
 use super::{codec, users, Store};
 
@@ -106,6 +107,37 @@ impl SessionRows<'_> {
             ))
             .await?;
         Ok(())
+    }
+
+    /// Writes declared fields of a session and `updatedAt`; false when it no longer exists.
+    pub(super) async fn update_fields(
+        &self,
+        token: &str,
+        fields: &Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<bool, DbErr> {
+        let b = self.backend();
+        let mut sets = Vec::new();
+        let mut values = Vec::new();
+        for field in &self.schema().session {
+            if let Some(value) = fields.get(&field.name) {
+                values.push(crate::schema::encode(b, field, value));
+                sets.push(format!(r#""{}" = ${}"#, field.name, values.len()));
+            }
+        }
+        values.push(codec::time(b, now));
+        sets.push(format!(r#""updatedAt" = ${}"#, values.len()));
+        values.push(token.into());
+        let sql = format!(
+            r#"update "session" set {} where "token" = ${}"#,
+            sets.join(", "),
+            values.len()
+        );
+        let done = self
+            .connection()
+            .execute_raw(self.stmt(&sql, values))
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Extends a session; false when it no longer exists.

@@ -54,6 +54,11 @@ impl Users<'_> {
         row.map(|r| from_row(self.0, &r, "")).transpose()
     }
 
+    /// A user without an account (anonymous sign-in).
+    pub async fn create(&self, user: &User) -> Result<(), DbErr> {
+        self.insert(self.connection(), user).await
+    }
+
     pub(super) async fn insert<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -96,7 +101,8 @@ impl Users<'_> {
         row.map(|r| from_row(self.0, &r, "")).transpose()
     }
 
-    /// Writes declared fields of a user (and `updatedAt`); false when the user is gone.
+    /// Writes `name`, `image` and declared fields of a user (and `updatedAt`); other keys
+    /// are ignored. False when the user is gone.
     pub async fn update_fields(
         &self,
         id: &str,
@@ -106,11 +112,19 @@ impl Users<'_> {
         let mut sets = Vec::new();
         let mut values = Vec::new();
         for (name, value) in fields {
-            let Some(field) = self.schema().user.iter().find(|f| &f.name == name) else {
-                continue;
+            let declared = self.schema().user.iter().find(|f| &f.name == name);
+            let column = match (name.as_str(), declared) {
+                ("name" | "image", _) => {
+                    values.push(sea_orm::Value::String(value.as_str().map(str::to_owned)));
+                    name.as_str()
+                }
+                (_, Some(field)) => {
+                    values.push(crate::schema::encode(b, field, value));
+                    field.name.as_str()
+                }
+                _ => continue,
             };
-            values.push(crate::schema::encode(b, field, value));
-            sets.push(format!(r#""{}" = ${}"#, field.name, values.len()));
+            sets.push(format!(r#""{column}" = ${}"#, values.len()));
         }
         values.push(codec::time(b, Timestamp::now()));
         sets.push(format!(r#""updatedAt" = ${}"#, values.len()));

@@ -10,6 +10,12 @@ use serde_json::json;
 
 pub use signer::{signing_row, JwtSigner};
 
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+
+use super::{After, Event, Plugin};
+use crate::config::ConfigError;
 use crate::error::ApiResult;
 use crate::rate_limit::Rule;
 use crate::routes::session;
@@ -19,9 +25,53 @@ use crate::state::AppState;
 /// and verifiers refetch on an unknown `kid`, so a few minutes is safe.
 const JWKS_MAX_AGE: u32 = 300;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::resource("/token", Rule::Default).route(web::get().to(token)))
-        .service(crate::routes::resource("/jwks", Rule::Default).route(web::get().to(jwks)));
+/// The plugin. Its options are the top-level `[jwt]` table and `BETTER_AUTH_JWT_*` (their
+/// names predate the plugin tables); `[plugins.jwt]` takes only `enabled`.
+pub struct JwtPlugin;
+
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoOptions {}
+
+pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigError> {
+    super::options::<NoOptions>("jwt", table)?;
+    Ok(Arc::new(JwtPlugin))
+}
+
+#[async_trait::async_trait(?Send)]
+impl Plugin for JwtPlugin {
+    fn id(&self) -> &'static str {
+        "jwt"
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        cfg.service(crate::routes::resource("/token", Rule::Default).route(web::get().to(token)))
+            .service(crate::routes::resource("/jwks", Rule::Default).route(web::get().to(jwks)));
+    }
+
+    /// `set-auth-jwt` on get-session: the same JWT as /token, for a live session.
+    async fn after(&self, state: &AppState, after: &mut After<'_>) -> ApiResult<()> {
+        if !state.config.jwt.set_jwt_header {
+            return Ok(());
+        }
+        let read = after.events.iter().find_map(|e| match e {
+            Event::SessionRead(current) => Some(current),
+            _ => None,
+        });
+        if let Some(current) = read {
+            let jwt = state.jwt.token_for(&state.store, &current.user).await?;
+            if let Ok(value) = HeaderValue::from_str(&jwt) {
+                after
+                    .headers
+                    .insert(HeaderName::from_static("set-auth-jwt"), value);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `GET /token` → `{"token": "<JWT>"}` for the signed-in user, else 401.

@@ -1,0 +1,162 @@
+//! `[user.additional_fields.<name>]` and `[session.additional_fields.<name>]`: upstream's
+//! `user.additionalFields` / `session.additionalFields`, attributes in snake_case.
+//!
+//! ```toml
+//! [user.additional_fields.plan]
+//! type = "string"
+//! required = false
+//! default = "free"
+//! ```
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ConfigError;
+use crate::schema::{Field, FieldType, SchemaPart};
+
+/// One field as the TOML file declares it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileField {
+    #[serde(rename = "type")]
+    ty: FieldType,
+    /// Upstream's default is `true`.
+    required: Option<bool>,
+    #[serde(alias = "default_value")]
+    default: Option<toml::Value>,
+    input: Option<bool>,
+    returned: Option<bool>,
+    unique: Option<bool>,
+    index: Option<bool>,
+    bigint: Option<bool>,
+    references: Option<FileReference>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileReference {
+    model: String,
+    field: String,
+    on_delete: Option<String>,
+}
+
+/// Column names are SQL identifiers we quote ourselves: letters, digits and `_` only.
+fn valid_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+const CORE_USER: [&str; 7] = [
+    "id",
+    "name",
+    "email",
+    "emailVerified",
+    "image",
+    "createdAt",
+    "updatedAt",
+];
+const CORE_SESSION: [&str; 8] = [
+    "id",
+    "expiresAt",
+    "token",
+    "createdAt",
+    "updatedAt",
+    "ipAddress",
+    "userAgent",
+    "userId",
+];
+
+fn field(table: &str, name: &str, file: FileField) -> Result<Field, ConfigError> {
+    let key = format!("{table}.additional_fields.{name}");
+    let core: &[&str] = if table == "user" {
+        &CORE_USER
+    } else {
+        &CORE_SESSION
+    };
+    if !valid_name(name) || core.contains(&name) {
+        return Err(ConfigError::Invalid(format!(
+            "{key}: the name must be letters, digits and _ and not a core field"
+        )));
+    }
+    let default = file
+        .default
+        .map(|v| {
+            serde_json::to_value(v).map_err(|e| ConfigError::Invalid(format!("{key}.default: {e}")))
+        })
+        .transpose()?;
+    let mut f = Field::new(name, file.ty);
+    f.required = file.required.unwrap_or(true);
+    f.default = default;
+    f.input = file.input.unwrap_or(true);
+    f.returned = file.returned.unwrap_or(true);
+    f.unique = file.unique.unwrap_or(false);
+    f.index = file.index.unwrap_or(false);
+    f.bigint = file.bigint.unwrap_or(false);
+    if let Some(r) = file.references {
+        if !valid_name(&r.model) || !valid_name(&r.field) {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.references: not a table/column name"
+            )));
+        }
+        let on_delete = r
+            .on_delete
+            .unwrap_or_else(|| "cascade".into())
+            .to_ascii_lowercase();
+        if ![
+            "cascade",
+            "set null",
+            "restrict",
+            "no action",
+            "set default",
+        ]
+        .contains(&on_delete.as_str())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.references.on_delete: {on_delete:?}"
+            )));
+        }
+        f = f.references(&r.model, &r.field, &on_delete);
+    }
+    if let Some(d) = &f.default {
+        let fits = matches!(
+            (f.ty, d),
+            (FieldType::String, Value::String(_))
+                | (FieldType::Number, Value::Number(_))
+                | (FieldType::Boolean, Value::Bool(_))
+                | (FieldType::Date, Value::String(_))
+                | (FieldType::Json, _)
+                | (
+                    FieldType::StringArray | FieldType::NumberArray,
+                    Value::Array(_)
+                )
+        );
+        if !fits {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.default does not fit type"
+            )));
+        }
+    }
+    Ok(f)
+}
+
+/// The additional fields of `user` and `session`, in the order the file lists them.
+pub fn additional_fields(
+    user: toml::Table,
+    session: toml::Table,
+) -> Result<SchemaPart, ConfigError> {
+    let mut part = SchemaPart::default();
+    for (table, list, into) in [
+        ("user", user, &mut part.user),
+        ("session", session, &mut part.session),
+    ] {
+        for (name, value) in list {
+            let file: FileField = value.try_into().map_err(|e| {
+                ConfigError::Invalid(format!("{table}.additional_fields.{name}: {e}"))
+            })?;
+            into.push(field(table, &name, file)?);
+        }
+    }
+    Ok(part)
+}
