@@ -225,9 +225,12 @@ pub async fn update_session(
             .with_cookies(cookies::expire_session_cookies(&req, &state.cookies)));
     }
     let mut session = auth.current.session;
-    let (extra, hidden) = crate::schema::split_returned(schema, values);
-    session.extra.extend(extra);
-    session.hidden.extend(hidden);
+    let mut split = (
+        std::mem::take(&mut session.extra),
+        std::mem::take(&mut session.hidden),
+    );
+    crate::schema::merge_changes(schema, &mut split, values);
+    (session.extra, session.hidden) = split;
     session.updated_at = now;
     super::session_started(&req, &session, &auth.current.user);
     let mut set = auth.set_cookies;

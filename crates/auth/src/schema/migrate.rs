@@ -2,7 +2,8 @@
 //!
 //! Each plugin's schema is one named migration, applied when the plugin is enabled (at
 //! `migrate up` and at `serve`) and recorded in `seaql_migrations_plugins` (the core
-//! migrator's own table refuses names it does not know). Every step checks what exists
+//! migrator's own table refuses names it does not know), with the time applied in
+//! milliseconds. Every step checks what exists
 //! first, as upstream's migrator does, so a database the TypeScript server already
 //! migrated with the same plugins is left as it is. Disabling a plugin drops nothing;
 //! `migrate down` undoes the recorded plugin migrations, newest first, before the core.
@@ -171,8 +172,19 @@ pub async fn up(
 ) -> Result<(), DbErr> {
     let done = applied(db).await?;
     let backend = db.get_database_backend();
+    // Milliseconds, kept increasing so that `down` undoes in the order applied.
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!(r#"select cast(max("applied_at") as bigint) as "last" from "{RECORD_TABLE}""#),
+        ))
+        .await?;
+    let mut last: i64 = row
+        .and_then(|r| r.try_get::<Option<i64>>("", "last").ok().flatten())
+        .unwrap_or(0);
     for m in migrations.iter().filter(|m| !done.contains(&m.name)) {
         apply(db, &m.part).await?;
+        last = chrono::Utc::now().timestamp_millis().max(last + 1);
         let sql = match backend {
             DbBackend::Sqlite => format!(r#"insert into "{RECORD_TABLE}" values (?, ?)"#),
             _ => format!(r#"insert into "{RECORD_TABLE}" values ($1, $2)"#),
@@ -180,7 +192,7 @@ pub async fn up(
         db.execute_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [m.name.clone().into(), chrono::Utc::now().timestamp().into()],
+            [m.name.clone().into(), last.into()],
         ))
         .await?;
     }

@@ -176,36 +176,41 @@ fn merge(into: &mut Vec<Field>, fields: &[Field]) {
     }
 }
 
-/// The extra values of one row, in schema order (`returned: false` ones included: callers
-/// that answer clients filter them with `returned_only`).
-pub type Extra = Map<String, Value>;
+/// Writes changed declared values into a row's returned and hidden values.
+pub fn merge_changes(
+    fields: &[Field],
+    (returned, hidden): &mut SplitValues,
+    changes: Map<String, Value>,
+) {
+    for (name, value) in changes {
+        match fields.iter().find(|f| f.name == name) {
+            Some(f) if !f.returned => {
+                hidden.insert(name, value);
+            }
+            _ => {
+                returned.insert(name, value);
+            }
+        }
+    }
+}
 
 /// Declared values as (returned to clients, not returned).
 pub type SplitValues = (Map<String, Value>, Map<String, Value>);
 
-/// Declared values split into those returned to clients and the others (`returned: false`).
-pub fn split_returned(fields: &[Field], values: Map<String, Value>) -> SplitValues {
+/// Declared values as a stored row has them, in schema order (absent ones `null`), split
+/// into those returned to clients and the others (`returned: false`). Keys that are not
+/// declared are dropped.
+pub fn split_returned(fields: &[Field], mut values: Map<String, Value>) -> SplitValues {
     let mut returned = Map::new();
     let mut hidden = Map::new();
-    for (k, v) in values {
-        let is_hidden = fields.iter().any(|f| f.name == k && !f.returned);
-        if is_hidden {
-            hidden.insert(k, v);
+    for field in fields {
+        let value = values.remove(&field.name).unwrap_or(Value::Null);
+        let into = if field.returned {
+            &mut returned
         } else {
-            returned.insert(k, v);
-        }
+            &mut hidden
+        };
+        into.insert(field.name.clone(), value);
     }
     (returned, hidden)
-}
-
-/// `extra` without the fields that are not returned to clients.
-pub fn returned_only(fields: &[Field], extra: &Extra) -> Extra {
-    extra
-        .iter()
-        .filter(|(k, _)| {
-            fields.iter().any(|f| &f.name == *k && f.returned)
-                || !fields.iter().any(|f| &f.name == *k)
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }

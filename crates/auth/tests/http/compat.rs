@@ -9,10 +9,11 @@ use crate::harness::{fresh_database_url, Backend, TestServer};
 use crate::on_both_databases;
 
 const ROWS: &str = include_str!("../fixtures/better-auth-1.7.25-rows.json");
-const SQLITE_DDL: &str = include_str!("../fixtures/better-auth-1.7.25.sqlite.sql");
-const POSTGRES_DDL: &str = include_str!("../fixtures/better-auth-1.7.25.postgres.sql");
+pub(crate) const SQLITE_DDL: &str = include_str!("../fixtures/better-auth-1.7.25.sqlite.sql");
+pub(crate) const POSTGRES_DDL: &str = include_str!("../fixtures/better-auth-1.7.25.postgres.sql");
 /// Added by upstream's migrator with `rateLimit.storage = "database"`.
-const RATE_LIMIT_DDL: &str = include_str!("../fixtures/better-auth-1.7.25-ratelimit.sql");
+pub(crate) const RATE_LIMIT_DDL: &str =
+    include_str!("../fixtures/better-auth-1.7.25-ratelimit.sql");
 
 fn sql_literal(backend: DbBackend, column: &str, v: &Value) -> String {
     let is_date = column.ends_with("At");
@@ -224,11 +225,16 @@ const TABLES: [&str; 6] = [
 
 /// Columns, indexes and foreign keys of the six tables, one sorted line each.
 async fn describe(db: &DatabaseConnection) -> Vec<String> {
+    describe_tables(db, &TABLES).await
+}
+
+/// Columns, indexes and foreign keys of these tables, one sorted line each.
+pub(crate) async fn describe_tables(db: &DatabaseConnection, tables: &[&str]) -> Vec<String> {
     let backend = db.get_database_backend();
     let mut queries = Vec::new();
     match backend {
         DbBackend::Sqlite => {
-            for t in TABLES {
+            for t in tables {
                 queries.push(format!(
                     "select 'col {t} ' || name || ' ' || type || ' ' || \"notnull\" || ' ' || coalesce(dflt_value, '-') || ' ' || pk as line from pragma_table_info('{t}')"
                 ));
@@ -241,19 +247,24 @@ async fn describe(db: &DatabaseConnection) -> Vec<String> {
             }
         }
         _ => {
-            queries.push(
+            let list = tables
+                .iter()
+                .map(|t| format!("'{t}'"))
+                .collect::<Vec<_>>()
+                .join(",");
+            queries.push(format!(
                 "select 'col ' || table_name || ' ' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '-') as line \
-                 from information_schema.columns where table_schema = current_schema() and table_name in ('user','session','account','verification','jwks','rateLimit')".into(),
-            );
-            queries.push(
+                 from information_schema.columns where table_schema = current_schema() and table_name in ({list})"
+            ));
+            queries.push(format!(
                 "select 'idx ' || tablename || ' ' || indexname || ' ' || replace(indexdef, current_schema() || '.', '') as line \
-                 from pg_indexes where schemaname = current_schema() and tablename in ('user','session','account','verification','jwks','rateLimit')".into(),
-            );
-            queries.push(
+                 from pg_indexes where schemaname = current_schema() and tablename in ({list})"
+            ));
+            queries.push(format!(
                 "select 'con ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid) as line \
                  from pg_constraint c join pg_class t on t.oid = c.conrelid \
-                 where c.connamespace = current_schema()::regnamespace and t.relname in ('user','session','account','verification','jwks','rateLimit')".into(),
-            );
+                 where c.connamespace = current_schema()::regnamespace and t.relname in ({list})"
+            ));
         }
     }
     let mut lines = Vec::new();
@@ -270,7 +281,7 @@ async fn describe(db: &DatabaseConnection) -> Vec<String> {
     lines
 }
 
-async fn run_ddl(db: &DatabaseConnection, ddl: &str) {
+pub(crate) async fn run_ddl(db: &DatabaseConnection, ddl: &str) {
     let without_comments: String = ddl
         .lines()
         .filter(|l| !l.starts_with("--"))

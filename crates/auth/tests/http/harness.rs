@@ -84,9 +84,41 @@ impl TestServer {
         backend: Backend,
         tweak: impl FnOnce(&mut Config),
     ) -> Option<TestServer> {
+        Self::start_with_toml(backend, "", tweak).await
+    }
+
+    /// Starts a server with this TOML configuration file (plugins, additional fields ...).
+    pub async fn start_with_toml(
+        backend: Backend,
+        toml: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
         let db_dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
         let database_url = fresh_database_url(backend, db_dir.path()).await?;
-        Some(Self::start_on(database_url, db_dir, tweak).await)
+        let file = db_dir.path().join("auth.toml");
+        std::fs::write(&file, toml).expect("config file");
+        Some(
+            Self::start_on(database_url, db_dir, move |c| {
+                *c = Self::reload(c, &file);
+                tweak(c);
+            })
+            .await,
+        )
+    }
+
+    /// The configuration `c` was loaded from, with a TOML file added.
+    fn reload(c: &Config, file: &std::path::Path) -> Config {
+        Config::load(&ConfigArgs {
+            config: Some(file.to_owned()),
+            data_dir: Some(c.data_dir.clone()),
+            database_url: Some(c.database_url.clone()),
+            base_url: Some(c.origin()),
+            secret: Some(SECRET.into()),
+            trusted_origins: Some(APP_ORIGIN.into()),
+            rate_limit_enabled: Some(false),
+            ..ConfigArgs::default()
+        })
+        .expect("config with the TOML file")
     }
 
     /// Another server on this one's database (a replica, or the same deployment restarted

@@ -21,6 +21,7 @@ mod input_limits;
 mod jwt;
 mod load;
 mod origin_and_cors;
+mod plugin_schema;
 mod rate_limit;
 mod redis;
 mod redis_sessions;
