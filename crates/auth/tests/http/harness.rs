@@ -60,6 +60,15 @@ pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Opti
     }
 }
 
+/// The `[plugins.*]` tables of a TOML text.
+pub fn plugin_tables(toml: &str) -> toml::Table {
+    let mut all: toml::Table = toml::from_str(toml).expect("TOML");
+    match all.remove("plugins") {
+        Some(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    }
+}
+
 pub struct TestServer {
     /// `http://127.0.0.1:<port>/api/auth`
     pub url: String,

@@ -12,6 +12,7 @@ mod harness;
 mod mailbox;
 
 mod account_lifecycle;
+mod additional_fields;
 mod bearer;
 mod cli;
 mod compat;
@@ -21,7 +22,10 @@ mod input_limits;
 mod jwt;
 mod load;
 mod origin_and_cors;
+mod plugin_anonymous;
 mod plugin_schema;
+mod plugin_sessions;
+mod plugin_username;
 mod rate_limit;
 mod redis;
 mod redis_sessions;
