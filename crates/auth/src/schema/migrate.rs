@@ -61,13 +61,17 @@ async fn add_fields(db: &impl ConnectionTrait, table: &str, fields: &[Field]) ->
     }
     let backend = db.get_database_backend();
     let present = columns(db, table).await?;
-    for field in fields {
-        if !present.iter().any(|c| c == &field.name) {
-            db.execute_unprepared(&ddl::add_column(table, field, backend))
-                .await?;
-        }
+    let added: Vec<&Field> = fields
+        .iter()
+        .filter(|f| !present.iter().any(|c| c == &f.name))
+        .collect();
+    for field in &added {
+        db.execute_unprepared(&ddl::add_column(table, field, backend))
+            .await?;
     }
-    for index in fields.iter().filter_map(|f| ddl::field_index(table, f)) {
+    // As upstream: only the columns added now get their index (a table created with the
+    // field has it as an inline constraint already).
+    for index in added.iter().filter_map(|f| ddl::field_index(table, f)) {
         db.execute_unprepared(&index).await?;
     }
     Ok(())

@@ -11,11 +11,12 @@ import Database from "better-sqlite3";
 import pg from "pg";
 
 export const BIN = process.env.BETTER_AUTH_BIN;
-export const REFERENCE_SERVER = process.env.REFERENCE_SERVER;
-if (!BIN || !REFERENCE_SERVER) throw new Error("run through run.sh (BETTER_AUTH_BIN, REFERENCE_SERVER)");
+if (!BIN) throw new Error("run through run.sh (BETTER_AUTH_BIN)");
 const PG_URL = process.env.TEST_DATABASE_URL || "";
 export const SECRET = "drop-in-suite-secret-0123456789abcdef0123456789";
 const HERE = path.dirname(new URL(import.meta.url).pathname);
+/** The real Better Auth, pinned in this folder's package.json. */
+export const REFERENCE_SERVER = path.join(HERE, "reference-server.mjs");
 
 /** The backends every cross-server test runs on. */
 export const BACKENDS = PG_URL ? ["sqlite", "postgres"] : ["sqlite"];
@@ -129,8 +130,11 @@ export function startOurs(db, extraEnv = {}) {
   }));
 }
 
-/** The real Better Auth server (runs upstream's migration at start) on `db`. */
-export function startReference(db) {
+/**
+ * The real Better Auth server (runs upstream's migration at start) on `db`; `extraEnv` sets
+ * its plugins and fields (REF_* of reference-options.mjs) or Redis (REDIS_PORT).
+ */
+export function startReference(db, extraEnv = {}) {
   return launch("reference", process.execPath, [REFERENCE_SERVER], (port, url) => ({
     ...db.ref,
     BETTER_AUTH_SECRET: SECRET,
@@ -138,6 +142,7 @@ export function startReference(db) {
     PORT: String(port),
     HOST: "127.0.0.1",
     NODE_ENV: "production",
+    ...extraEnv,
   }));
 }
 
@@ -151,9 +156,9 @@ export function runOurCli(db, args) {
 }
 
 /** Upstream's own migrator (getMigrations) on `db`: what it would do, and optionally does it. */
-export function runUpstreamMigrator(db, { apply = false } = {}) {
+export function runUpstreamMigrator(db, { apply = false, env = {} } = {}) {
   const r = spawnSync(process.execPath, [path.join(HERE, "upstream-migrate.mjs"), apply ? "--apply" : "--plan"], {
-    env: { PATH: process.env.PATH, ...db.ref, BETTER_AUTH_SECRET: SECRET },
+    env: { PATH: process.env.PATH, ...db.ref, BETTER_AUTH_SECRET: SECRET, ...env },
     encoding: "utf8",
   });
   if (r.status !== 0) throw new Error(`upstream migrator failed:\n${r.stdout}${r.stderr}`);

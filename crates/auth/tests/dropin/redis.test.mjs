@@ -9,7 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { BACKENDS, call, freshDatabase, launch, SECRET, sessionCookie, startOurs, uniqueEmail } from "./helpers.mjs";
+import { BACKENDS, call, freshDatabase, sessionCookie, startOurs, startReference, uniqueEmail } from "./helpers.mjs";
 
 const PASSWORD = "correct horse battery";
 const REDIS_PORT = 6379;
@@ -28,15 +28,7 @@ if (!haveRedis && process.env.BETTER_AUTH_REQUIRE_REDIS === "1") {
 }
 
 function startReferenceWithRedis(db, prefix) {
-  return launch("reference+redis", process.execPath, [path.join(HERE, "redis-reference.mjs")], (port, url) => ({
-    ...db.ref,
-    BETTER_AUTH_SECRET: SECRET,
-    BASE_URL: url,
-    PORT: String(port),
-    REDIS_PORT: String(REDIS_PORT),
-    REDIS_PREFIX: prefix,
-    NODE_ENV: "production",
-  }));
+  return startReference(db, { REDIS_PORT: String(REDIS_PORT), REDIS_PREFIX: prefix, REF_RESET_LOG: "1" });
 }
 
 for (const kind of BACKENDS) {

@@ -1,18 +1,18 @@
-// The real Better Auth (the reference's pinned npm package) with `secondaryStorage` in
-// Redis, as a TypeScript deployment next to ours would run it: sessions live in Redis.
+// The real Better Auth (this folder's pinned npm package) as the drop-in suite runs it:
+// options from the environment (reference-options.mjs), schema made at start by upstream's
+// own migrator, served on 127.0.0.1:$PORT. With REDIS_PORT set, sessions and verification
+// values live in Redis as upstream's `secondaryStorage` (REDIS_PREFIX before every key).
 //
 // Env: PORT, BASE_URL, BETTER_AUTH_SECRET, DATABASE_URL (postgres) or DB_PATH (SQLite),
-// REDIS_PORT (127.0.0.1), REDIS_PREFIX (put before every key, as our BETTER_AUTH_REDIS_PREFIX).
+// REDIS_PORT, REDIS_PREFIX, and the REF_* options of reference-options.mjs.
 import http from "node:http";
 import net from "node:net";
 
-import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
-import { bearer } from "better-auth/plugins/bearer";
-import { jwt } from "better-auth/plugins/jwt";
-import pg from "pg";
+
+import { referenceDatabase, referenceOptions } from "./reference-options.mjs";
 
 // A minimal RESP client (GET, SET .. EX, DEL, GETDEL): the pinned reference install has no Redis
 // package, and the suite must not fetch one. Commands are answered in order on one socket.
@@ -64,43 +64,37 @@ function redisClient(port) {
   return { send, close: () => socket.end() };
 }
 
-const redis = redisClient(Number(process.env.REDIS_PORT || 6379));
-const prefix = process.env.REDIS_PREFIX || "";
-const secondaryStorage = {
-  get: (key) => redis.send("GET", prefix + key),
-  set: async (key, value, ttl) => {
-    if (ttl) await redis.send("SET", prefix + key, value, "EX", ttl);
-    else await redis.send("SET", prefix + key, value);
-  },
-  delete: async (key) => {
-    await redis.send("DEL", prefix + key);
-  },
-  // Single-use verification values (upstream requires it of a secondary storage).
-  getAndDelete: (key) => redis.send("GETDEL", prefix + key),
-};
 
-const database = process.env.DATABASE_URL
-  ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 })
-  : new Database(process.env.DB_PATH);
-const options = {
-  baseURL: process.env.BASE_URL,
-  basePath: "/api/auth",
-  secret: process.env.BETTER_AUTH_SECRET,
-  database,
-  secondaryStorage,
-  // The reset link goes to the log, where the test reads it.
-  emailAndPassword: { enabled: true, sendResetPassword: async ({ url }) => console.error(`RESET ${url}`) },
-  plugins: [jwt(), bearer()],
-  rateLimit: { enabled: false },
-  telemetry: { enabled: false },
-  logger: { level: "error" },
-};
+const { database, close } = await referenceDatabase();
+const options = referenceOptions(database);
+let redis = null;
+if (process.env.REDIS_PORT) {
+  redis = redisClient(Number(process.env.REDIS_PORT));
+  const prefix = process.env.REDIS_PREFIX || "";
+  options.secondaryStorage = {
+    get: (key) => redis.send("GET", prefix + key),
+    set: async (key, value, ttl) => {
+      if (ttl) await redis.send("SET", prefix + key, value, "EX", ttl);
+      else await redis.send("SET", prefix + key, value);
+    },
+    delete: async (key) => {
+      await redis.send("DEL", prefix + key);
+    },
+    // Single-use verification values (upstream requires it of a secondary storage).
+    getAndDelete: (key) => redis.send("GETDEL", prefix + key),
+  };
+}
 const { runMigrations } = await getMigrations(options);
 await runMigrations();
 const server = http.createServer(toNodeHandler(betterAuth(options)));
-server.listen(Number(process.env.PORT), "127.0.0.1");
-process.on("SIGTERM", () => {
+server.keepAliveTimeout = 65_000;
+server.listen(Number(process.env.PORT), process.env.HOST || "127.0.0.1");
+const stop = () => {
   server.close();
-  redis.close();
-  process.exit(0);
-});
+  server.closeAllConnections?.();
+  redis?.close();
+  Promise.resolve(close()).finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 3000).unref();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
