@@ -105,11 +105,23 @@ pub enum Event {
     SignedOut,
 }
 
-/// Records an event of this request for the after hooks.
+/// Records an event of this request for the after hooks (a session created twice, as when
+/// a new session's cookie is set again, counts once).
 pub fn record(req: &HttpRequest, event: Event) {
     let mut extensions = req.extensions_mut();
     match extensions.get_mut::<Vec<Event>>() {
-        Some(events) => events.push(event),
+        Some(events) => {
+            let seen = |e: &Event| match (e, &event) {
+                (
+                    Event::SessionCreated { session: a, .. },
+                    Event::SessionCreated { session: b, .. },
+                ) => a.token == b.token,
+                _ => false,
+            };
+            if !events.iter().any(seen) {
+                events.push(event);
+            }
+        }
         None => {
             extensions.insert(vec![event]);
         }

@@ -215,16 +215,14 @@ pub async fn verify_email(
         .auto_sign_in_after_verification
     {
         let current = session::lookup(&req, &state, true).await?.session;
-        let token = match current {
-            Some(c) if c.user.email == claims.email => c.session.token,
-            _ => {
-                super::start_session(&req, &state, &user, true)
-                    .await?
-                    .0
-                    .token
-            }
+        let (session, signed_in) = match current {
+            Some(c) if c.user.email == claims.email => (c.session, c.user),
+            _ => (
+                super::start_session(&req, &state, &user, true).await?.0,
+                user.clone(),
+            ),
         };
-        cookies = super::session_cookie(&req, &state, &token);
+        cookies = super::session_cookie(&req, &state, &session, &signed_in);
     }
     done(&state, cb, null_user, cookies)
 }
@@ -283,7 +281,7 @@ async fn change_email_step(
             let verified = user.email_verified;
             let updated = move_email(state, &user, update_to, verified).await?;
             let cookies = current
-                .map(|c| super::session_cookie(req, state, &c.session.token))
+                .map(|c| super::session_cookie(req, state, &c.session, &c.user))
                 .unwrap_or_default();
             done(
                 state,
@@ -318,7 +316,7 @@ async fn change_email_step(
                 );
             }
             let cookies = current
-                .map(|c| super::session_cookie(req, state, &c.session.token))
+                .map(|c| super::session_cookie(req, state, &c.session, &c.user))
                 .unwrap_or_default();
             done(
                 state,

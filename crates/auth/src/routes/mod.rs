@@ -294,9 +294,17 @@ fn new_session(req: &HttpRequest, config: &Config, user_id: &str, remember: bool
 
 /// Puts the session cookie (again) as upstream's `setSessionCookie` does: a request that
 /// carried the "don't remember" marker keeps a browser-session cookie.
-pub(crate) fn session_cookie(req: &HttpRequest, state: &AppState, token: &str) -> Vec<String> {
+/// Like upstream's `setSessionCookie`, the session counts as this request's new session for
+/// the after hooks (multi-session adds its cookie).
+pub(crate) fn session_cookie(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    user: &User,
+) -> Vec<String> {
+    session_started(req, session, user);
     let remember = !cookies::dont_remember(req, &state.config, &state.cookies);
-    cookies::session_cookies(&state.config, &state.cookies, token, remember)
+    cookies::session_cookies(&state.config, &state.cookies, &session.token, remember)
 }
 
 /// The base URL without a trailing slash, for links in mails.

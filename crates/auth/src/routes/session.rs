@@ -234,7 +234,12 @@ pub async fn update_session(
     session.updated_at = now;
     super::session_started(&req, &session, &auth.current.user);
     let mut set = auth.set_cookies;
-    set.extend(super::session_cookie(&req, &state, &token));
+    set.extend(super::session_cookie(
+        &req,
+        &state,
+        &session,
+        &auth.current.user,
+    ));
     Ok(super::json_with_cookies(
         &json!({ "session": session }),
         set,

@@ -210,7 +210,7 @@ pub async fn sign_in_social(
         Ok(s) => s,
         Err(reason) => return Err(SocialError::OAuthLink(reason.to_owned()).into()),
     };
-    let set = super::session_cookie(&req, &state, &signed_in.session.token);
+    let set = super::session_cookie(&req, &state, &signed_in.session, &signed_in.user);
     Ok(super::json_with_cookies(
         &json!({
             "redirect": false,
@@ -757,7 +757,8 @@ pub async fn callback_get(
             set.extend(super::session_cookie(
                 &req,
                 &state,
-                &signed_in.session.token,
+                &signed_in.session,
+                &signed_in.user,
             ));
             let target = match (&data.new_user_url, signed_in.is_register) {
                 (Some(new_user), true) => new_user.clone(),

@@ -84,7 +84,8 @@ pub async fn update_user(
     set.extend(super::session_cookie(
         &req,
         &state,
-        &auth.current.session.token,
+        &auth.current.session,
+        &auth.current.user,
     ));
     Ok(status_true(set))
 }
@@ -181,7 +182,7 @@ pub async fn change_password(
             token: Some(&session.token),
             user,
         },
-        super::session_cookie(&req, &state, &session.token),
+        super::session_cookie(&req, &state, &session, user),
     ))
 }
 
@@ -276,7 +277,12 @@ pub async fn change_email(
         }
         state.sessions.user_updated(&user.id).await;
         let mut set = set_cookies;
-        set.extend(super::session_cookie(&req, &state, &current.session.token));
+        set.extend(super::session_cookie(
+            &req,
+            &state,
+            &current.session,
+            &current.user,
+        ));
         if can_send {
             let token = sign(&new_email, None, None)?;
             mail(MailKind::VerifyEmail, &new_email, "", &token);

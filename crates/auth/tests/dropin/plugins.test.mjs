@@ -3,8 +3,6 @@
 // either one makes is the other's, and users, usernames, fields, multi-session cookies and
 // one-time tokens cross from one server to the other, on SQLite and on PostgreSQL.
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
 import { before, describe, test } from "node:test";
 
 import {
@@ -19,50 +17,9 @@ import {
   uniqueEmail,
   withoutOurTables,
 } from "./helpers.mjs";
+import { PLUGIN_REFERENCE_ENV as REFERENCE_ENV, pluginEnv as ourEnv } from "./plugin-config.mjs";
 
 const PASSWORD = "correct horse battery";
-const PLUGINS = "jwt,bearer,username,anonymous,multi-session,one-time-token,last-login-method";
-const USER_FIELDS = {
-  plan: { type: "string", required: false, defaultValue: "free" },
-  age: { type: "number", required: false },
-  tags: { type: "string[]", required: false },
-  secretNote: { type: "string", required: false, input: false },
-};
-const SESSION_FIELDS = { device: { type: "string", required: false } };
-const REFERENCE_ENV = {
-  REF_PLUGINS: PLUGINS,
-  REF_OPTIONS: JSON.stringify({ "last-login-method": { storeInDatabase: true } }),
-  REF_USER_FIELDS: JSON.stringify(USER_FIELDS),
-  REF_SESSION_FIELDS: JSON.stringify(SESSION_FIELDS),
-};
-const OUR_TOML = `
-[plugins.last_login_method]
-store_in_database = true
-[user.additional_fields.plan]
-type = "string"
-required = false
-default = "free"
-[user.additional_fields.age]
-type = "number"
-required = false
-[user.additional_fields.tags]
-type = "string[]"
-required = false
-[user.additional_fields.secretNote]
-type = "string"
-required = false
-input = false
-[session.additional_fields.device]
-type = "string"
-required = false
-`;
-
-function ourEnv(db) {
-  const file = path.join(db.dir, "plugins.toml");
-  fs.writeFileSync(file, OUR_TOML);
-  return { BETTER_AUTH_CONFIG: file, BETTER_AUTH_PLUGINS: PLUGINS };
-}
-
 const json = (server, p, body, cookie) => call(server, "POST", p, { json: body, cookie });
 
 for (const kind of BACKENDS) {

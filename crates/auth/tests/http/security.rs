@@ -528,4 +528,156 @@ on_both_databases!(
     finding_2_dot_segment_callbacks_are_refused,
     finding_2_oauth_state_consumed_on_mismatch,
     finding_3_stalled_body_is_dropped,
+    finding_4_content_types_as_upstream,
 );
+
+/// Finding 4 (smaller): exactly the content types upstream's better-call accepts are read as
+/// JSON (or a form, where the endpoint allows one); every other one is a 415 naming it.
+async fn finding_4_content_types_as_upstream(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let json_body =
+        json!({"email": "nobody@example.com", "password": "wrong-password"}).to_string();
+    let form_body = "email=nobody%40example.com&password=wrong-password".to_owned();
+    let cases: &[(&str, &str, Option<&str>, &str, u16)] = &[
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("application/json"),
+            "read",
+            401,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("application/json; charset=utf-8"),
+            "read",
+            401,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("APPLICATION/JSON"),
+            "read",
+            401,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("Application/Json;charset=UTF-8"),
+            "read",
+            401,
+        ),
+        (
+            "/sign-in/email",
+            &form_body,
+            Some("application/x-www-form-urlencoded"),
+            "read",
+            401,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("application/vnd.api+json"),
+            "refused",
+            415,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("application/json-patch+json"),
+            "refused",
+            415,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("application/ld+json"),
+            "refused",
+            415,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("text/json"),
+            "refused",
+            415,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("application/jsonx"),
+            "refused",
+            415,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("x-application/json"),
+            "refused",
+            415,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("text/plain"),
+            "refused",
+            415,
+        ),
+        (
+            "/sign-in/email",
+            &json_body,
+            Some("multipart/form-data; boundary=x"),
+            "refused",
+            415,
+        ),
+        ("/sign-in/email", &json_body, None, "ignored", 400),
+        (
+            "/sign-out",
+            &form_body,
+            Some("application/x-www-form-urlencoded"),
+            "refused",
+            415,
+        ),
+    ];
+    for (path, body, content_type, what, status) in cases {
+        let r = srv
+            .send(
+                reqwest::Method::POST,
+                path,
+                *content_type,
+                (*body).to_owned(),
+            )
+            .await;
+        assert_eq!(
+            r.status, *status,
+            "{path} {content_type:?} ({what}): {}",
+            r.text
+        );
+        if *status == 415 {
+            let allowed = if *path == "/sign-out" {
+                "application/json"
+            } else {
+                "application/x-www-form-urlencoded, application/json"
+            };
+            assert_eq!(
+                r.json(),
+                json!({
+                    "message": format!(
+                        "Content-Type \"{}\" is not allowed. Allowed types: {allowed}",
+                        content_type.unwrap()
+                    ),
+                    "code": "UNSUPPORTED_MEDIA_TYPE"
+                })
+            );
+        }
+        if *what == "ignored" {
+            assert_eq!(
+                r.json()["message"],
+                "[body] Invalid input: expected object, received undefined"
+            );
+        }
+    }
+    srv.stop().await;
+}

@@ -77,10 +77,9 @@ async fn set_active(
             ApiError::from(INVALID_SESSION_TOKEN).with_cookies(vec![state.cookies.expire(&name)])
         );
     };
-    session_started(&req, &found.session, &found.user);
     Ok(json_with_cookies(
         &found,
-        session_cookie(&req, &state, &found.session.token),
+        session_cookie(&req, &state, &found.session, &found.user),
     ))
 }
 
@@ -105,8 +104,7 @@ async fn revoke(
             .find(|s| s.session.token != token);
         match next {
             Some(next) => {
-                session_started(&req, &next.session, &next.user);
-                set.extend(session_cookie(&req, &state, &next.session.token));
+                set.extend(session_cookie(&req, &state, &next.session, &next.user));
             }
             None => set.extend(cookies::expire_session_cookies(&req, &state.cookies)),
         }

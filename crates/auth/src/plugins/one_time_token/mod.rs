@@ -211,8 +211,7 @@ async fn verify(
     let cookies = if plugin.options.disable_set_session_cookie {
         Vec::new()
     } else {
-        session_started(&req, &found.session, &found.user);
-        session_cookie(&req, &state, &found.session.token)
+        session_cookie(&req, &state, &found.session, &found.user)
     };
     if found.session.expires_at < Timestamp::now() {
         return Err(ApiError::BadRequestMessage("Session expired").with_cookies(cookies));

@@ -45,14 +45,18 @@ pub fn parse(req: &HttpRequest, bytes: &[u8], media: MediaTypes) -> ApiResult<Op
     let Some(content_type) = req.headers().get(CONTENT_TYPE) else {
         return Ok(None);
     };
-    let content_type = content_type.to_str().unwrap_or("").to_ascii_lowercase();
+    // better-call's `getBody`: the media type before `;`, trimmed, lower-cased, must equal
+    // one of the endpoint's allowed types exactly (`application/vnd.api+json` or
+    // `text/json` are refused, as upstream does).
+    let sent = content_type.to_str().unwrap_or("");
+    let content_type = sent.to_ascii_lowercase();
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    if essence.contains(JSON) {
+    if essence == JSON {
         return serde_json::from_slice(bytes)
             .map(Some)
             .map_err(|_| ApiError::InvalidJson);
     }
-    if media == MediaTypes::JsonOrForm && essence.contains(FORM) {
+    if media == MediaTypes::JsonOrForm && essence == FORM {
         let map: Map<String, Value> = url::form_urlencoded::parse(bytes)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
@@ -63,7 +67,7 @@ pub fn parse(req: &HttpRequest, bytes: &[u8], media: MediaTypes) -> ApiResult<Op
         MediaTypes::JsonOrForm => format!("{FORM}, {JSON}"),
     };
     Err(ApiError::UnsupportedMediaType(format!(
-        "Content-Type \"{essence}\" is not allowed. Allowed types: {allowed}"
+        "Content-Type \"{sent}\" is not allowed. Allowed types: {allowed}"
     )))
 }
 
