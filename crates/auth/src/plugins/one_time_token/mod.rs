@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::models::{Session, Timestamp};
 use crate::rate_limit::Rule;
 use crate::routes::body::{Body, RequestBody, Validator};
-use crate::routes::{json_with_cookies, resource, session, session_cookie, session_started};
+use crate::routes::{json_with_cookies, resource, session, session_cookie};
 use crate::state::AppState;
 
 /// `[plugins.one_time_token]`
