@@ -54,14 +54,21 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# run_client_tests NAME DATABASE_URL
+# run_client_tests NAME DATABASE_URL [plugins]: the client and verifier tests against our
+# server on that database; with "plugins", the client plugins' tests (plugins.test.mjs)
+# against a server with the five plugins and the fields of tests/client/plugins.toml.
 run_client_tests() {
-  local name="$1" db="$2" port
+  local name="$1" db="$2" mode="${3:-}" port
   port="$(free_port)"
   mkdir -p "$WORK/$name"
+  local extra=()
+  if [ "$mode" = plugins ]; then
+    extra=(BETTER_AUTH_CONFIG="$CLIENT_DIR/plugins.toml"
+      BETTER_AUTH_PLUGINS=username,anonymous,multi-session,one-time-token,last-login-method)
+  fi
   # These suites sign up and in many times a second from one address: rate limiting (covered
   # by the Rust tests) is off here.
-  BETTER_AUTH_DATA_DIR="$WORK/$name" DATABASE_URL="$db" PORT="$port" HOST=127.0.0.1 \
+  env "${extra[@]}" BETTER_AUTH_DATA_DIR="$WORK/$name" DATABASE_URL="$db" PORT="$port" HOST=127.0.0.1 \
     BETTER_AUTH_URL="http://127.0.0.1:$port" BETTER_AUTH_SECRET="client-test-secret-$(date +%s)-0123456789abcdef" \
     BETTER_AUTH_RATE_LIMIT_ENABLED=false RUST_LOG=warn "$BIN" serve >"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
@@ -70,8 +77,14 @@ run_client_tests() {
     sleep 0.2
   done
   echo "-- client tests against the server on $name"
-  if ! (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" node --test) ||
-     ! (cd "$PY_DIR" && AUTH_URL="http://127.0.0.1:$port" "$VENV/bin/python" -m unittest -v test_pyjwt); then
+  local ok=1
+  if [ "$mode" = plugins ]; then
+    (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" AUTH_PLUGINS=1 node --test plugins.test.mjs) || ok=0
+  else
+    (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" node --test) &&
+      (cd "$PY_DIR" && AUTH_URL="http://127.0.0.1:$port" "$VENV/bin/python" -m unittest -v test_pyjwt) || ok=0
+  fi
+  if [ "$ok" != 1 ]; then
     cat "$WORK/$name.log"
     return 1
   fi
@@ -79,11 +92,15 @@ run_client_tests() {
 }
 
 run_client_tests sqlite "sqlite://$WORK/auth.db?mode=rwc"
+run_client_tests sqlite-plugins "sqlite://$WORK/plugins.db?mode=rwc" plugins
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   PG_SCHEMA="client_$(date +%s)_$$"
   psql "$TEST_DATABASE_URL" -qc "create schema \"$PG_SCHEMA\"" >/dev/null
   sep='?'; case "$TEST_DATABASE_URL" in *\?*) sep='&';; esac
   run_client_tests postgres "${TEST_DATABASE_URL}${sep}options=-c%20search_path%3D${PG_SCHEMA}"
+  # The plugin columns in a schema of their own.
+  psql "$TEST_DATABASE_URL" -qc "drop schema \"$PG_SCHEMA\" cascade; create schema \"$PG_SCHEMA\"" >/dev/null
+  run_client_tests postgres-plugins "${TEST_DATABASE_URL}${sep}options=-c%20search_path%3D${PG_SCHEMA}" plugins
 elif [ "${BETTER_AUTH_REQUIRE_POSTGRES:-}" = "1" ]; then
   echo "BETTER_AUTH_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set" >&2
   exit 1

@@ -71,11 +71,11 @@ discovery_url = "$OP/.well-known/openid-configuration"
 scopes = ["email", "profile"]
 EOF
 start auth-a env RUST_LOG=warn BETTER_AUTH_SECRET="$secret" BETTER_AUTH_DATA_DIR="$WORK/auth-a" DATABASE_URL= \
-  BETTER_AUTH_CONFIG="$WORK/auth.toml" \
+  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session \
   HOST=127.0.0.1 PORT=3101 BETTER_AUTH_URL=http://localhost:3101 BETTER_AUTH_TRUSTED_ORIGINS=http://localhost:3100 \
   "$AUTH_BIN" serve
 start auth-b env RUST_LOG=warn BETTER_AUTH_SECRET="$secret" BETTER_AUTH_DATA_DIR="$WORK/auth-b" DATABASE_URL= \
-  BETTER_AUTH_CONFIG="$WORK/auth.toml" \
+  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session \
   HOST=127.0.0.1 PORT=3102 BETTER_AUTH_URL=http://localhost:3200 BETTER_AUTH_TRUSTED_ORIGINS= \
   BETTER_AUTH_TRUSTED_PROXIES=127.0.0.1 \
   "$AUTH_BIN" serve

@@ -1,9 +1,10 @@
 "use client";
-// The unmodified Better Auth React client with the jwtClient plugin. `baseURL` is the
+// The unmodified Better Auth React client with the jwt, username and multi-session client
+// plugins (the servers run the username and multi-session plugins). `baseURL` is the
 // auth server's origin (setup a, cross-origin) or undefined, which makes the client use
 // this page's origin and the /api/auth rewrite (setup b, same origin).
 import { createAuthClient } from "better-auth/react";
-import { jwtClient } from "better-auth/client/plugins";
+import { jwtClient, multiSessionClient, usernameClient } from "better-auth/client/plugins";
 import { createContext, useContext, useMemo } from "react";
 
 const AuthContext = createContext(null);
@@ -11,7 +12,10 @@ const AuthContext = createContext(null);
 export function AuthProvider({ authUrl, apiUrl, children }) {
   const value = useMemo(
     () => ({
-      authClient: createAuthClient({ baseURL: authUrl || undefined, plugins: [jwtClient()] }),
+      authClient: createAuthClient({
+        baseURL: authUrl || undefined,
+        plugins: [jwtClient(), usernameClient(), multiSessionClient()],
+      }),
       apiUrl,
     }),
     [authUrl, apiUrl],

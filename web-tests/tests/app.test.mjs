@@ -46,7 +46,7 @@ for (const setup of SETUPS) {
 
     // Sign up and land on the dashboard showing the user's name.
     await page.goto(`${setup.app}/sign-up`);
-    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Name", { exact: true }).fill(name);
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("password123");
     await shot(page, "sign-up-form");
@@ -164,6 +164,59 @@ for (const setup of SETUPS) {
     await page.getByTestId("welcome").waitFor();
     assert.match(await page.getByTestId("welcome").textContent(), new RegExp(`${login}@example.com`));
     await shot(page, "returning-user");
+    await context.close();
+  });
+}
+
+for (const setup of SETUPS) {
+  test(`${setup.name}: username sign-up and sign-in, and an account switcher (multi-session)`, async () => {
+    assert.ok(setup.app, `app URL for ${setup.name} not set`);
+    const shot = screenshots(`${setup.name}-plugins`);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const stamp = `${Date.now().toString(36)}${setup.name.length}`;
+    const users = [
+      { name: "Ada", email: `ada-${stamp}@example.com`, username: `Ada_${stamp}` },
+      { name: "Bo", email: `bo-${stamp}@example.com`, username: `bo_${stamp}` },
+    ];
+    for (const user of users) {
+      await page.goto(`${setup.app}/sign-up`);
+      await page.getByLabel("Name", { exact: true }).fill(user.name);
+      await page.getByLabel("Email").fill(user.email);
+      await page.getByLabel("Username (optional)").fill(user.username);
+      await page.getByLabel("Password").fill("password123");
+      await page.getByRole("button", { name: "Sign up" }).click();
+      await page.waitForURL(`${setup.app}/dashboard`);
+      await page.getByTestId("welcome").waitFor();
+      assert.match(await page.getByTestId("welcome").textContent(), new RegExp(user.email));
+    }
+    // Both accounts are in this browser; Bo is active.
+    const accounts = page.getByTestId("accounts");
+    await accounts.getByText(`@${users[0].username.toLowerCase()}`).waitFor();
+    assert.match(await accounts.textContent(), new RegExp(`@${users[1].username}`));
+    await shot(page, "two-accounts");
+    await page.getByRole("button", { name: `Switch to ${users[0].email}` }).click();
+    await page.waitForURL(`${setup.app}/dashboard`);
+    await page.getByTestId("welcome").waitFor();
+    await page.waitForFunction((email) => document.querySelector("[data-testid=welcome]")?.textContent.includes(email), users[0].email);
+    await shot(page, "switched-to-ada");
+
+    // Sign out ends both; then the username signs in again (any letter case).
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${setup.app}/sign-in`);
+    assert.equal((await context.cookies()).filter((c) => c.name.includes("_multi-")).length, 0);
+    await page.goto(`${setup.app}/sign-in/username`);
+    await page.getByLabel("Username").fill(users[0].username.toUpperCase());
+    await page.getByLabel("Password").fill("wrong-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("form-error").waitFor();
+    assert.equal(await page.getByTestId("form-error").textContent(), "Invalid username or password");
+    await page.getByLabel("Password").fill("password123");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${setup.app}/dashboard`);
+    await page.getByTestId("welcome").waitFor();
+    assert.match(await page.getByTestId("welcome").textContent(), new RegExp(users[0].email));
+    await shot(page, "username-sign-in");
     await context.close();
   });
 }

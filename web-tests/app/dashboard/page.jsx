@@ -9,6 +9,12 @@ export default function Dashboard() {
   const { data: session, isPending, isRefetching } = authClient.useSession();
   const [apiAnswer, setApiAnswer] = useState(null);
   const [apiError, setApiError] = useState("");
+  // The multi-session plugin: every account signed in in this browser.
+  const [accounts, setAccounts] = useState([]);
+  useEffect(() => {
+    if (!session) return;
+    authClient.multiSession.listDeviceSessions().then(({ data }) => setAccounts(data || []));
+  }, [session, authClient]);
 
   useEffect(() => {
     if (!isPending && !isRefetching && !session) router.replace("/sign-in");
@@ -24,6 +30,11 @@ export default function Dashboard() {
     const response = await fetch(`${apiUrl}/api/me`, { headers: { Authorization: `Bearer ${data.token}` } });
     if (!response.ok) return setApiError(`API answered ${response.status}`);
     setApiAnswer(await response.json());
+  }
+
+  async function switchTo(sessionToken) {
+    await authClient.multiSession.setActive({ sessionToken });
+    window.location.assign("/dashboard");
   }
 
   async function signOut() {
@@ -42,6 +53,21 @@ export default function Dashboard() {
       </p>
       {apiAnswer && <p data-testid="api-answer">API says: user id {apiAnswer.sub}</p>}
       {apiError && <p role="alert" style={{ color: "crimson" }}>{apiError}</p>}
+      <h2>Accounts in this browser</h2>
+      <ul data-testid="accounts">
+        {accounts.map(({ session: s, user }) => (
+          <li key={s.token}>
+            {user.username ? `@${user.username} ` : ""}
+            {user.email}{" "}
+            {s.token === session.session.token ? (
+              <em>(active)</em>
+            ) : (
+              <button onClick={() => switchTo(s.token)}>Switch to {user.email}</button>
+            )}
+          </li>
+        ))}
+      </ul>
+      <p><a href="/sign-up">Add another account</a></p>
     </main>
   );
 }

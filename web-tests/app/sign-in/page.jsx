@@ -33,7 +33,10 @@ export default function SignIn() {
           Continue with OIDC
         </button>
       </p>
-      <p>New here? <Link href="/sign-up">Create an account</Link></p>
+      <p>
+        New here? <Link href="/sign-up">Create an account</Link> ·{" "}
+        <Link href="/sign-in/username">Sign in with a username</Link>
+      </p>
     </main>
   );
 }

@@ -5,8 +5,9 @@ import { useAuthForm } from "../../lib/use-auth-form";
 
 export default function SignUp() {
   const { authClient } = useAuth();
-  const { error, busy, onSubmit } = useAuthForm(({ name, email, password }) =>
-    authClient.signUp.email({ name, email, password }),
+  // The username is optional: without one the account signs in by email only.
+  const { error, busy, onSubmit } = useAuthForm(({ name, email, password, username }) =>
+    authClient.signUp.email({ name, email, password, ...(username ? { username } : {}) }),
   );
 
   return (
@@ -15,6 +16,7 @@ export default function SignUp() {
       <form onSubmit={onSubmit}>
         <p><label>Name <input name="name" required /></label></p>
         <p><label>Email <input name="email" type="email" required /></label></p>
+        <p><label>Username (optional) <input name="username" /></label></p>
         <p><label>Password <input name="password" type="password" required minLength={8} /></label></p>
         <button type="submit" disabled={busy}>Sign up</button>
       </form>
