@@ -1,6 +1,7 @@
 //! The jwt plugin (upstream `packages/better-auth/src/plugins/jwt/`): `GET /token`,
 //! `GET /jwks` and the `set-auth-jwt` header on `/get-session`.
 
+pub mod config;
 pub mod keys;
 mod signer;
 

@@ -1,0 +1,105 @@
+//! Passwords, sessions and verification values: `[password]`, `[session]`,
+//! `[verification]`, and time spans as Better Auth writes them (`15m`, `7d`).
+
+use super::*;
+
+/// How new password hashes are made. Both kinds always verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordHashing {
+    /// argon2id (m=12 MiB, t=3, p=1, one of OWASP's minimum configurations), the default.
+    Argon2id,
+    /// Better Auth's own scrypt format, for a database shared with a TypeScript server.
+    Scrypt,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FilePassword {
+    pub(crate) hashing: Option<PasswordHashing>,
+    pub(crate) min_length: Option<usize>,
+    pub(crate) max_length: Option<usize>,
+    pub(crate) rehash_on_sign_in: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileSession {
+    pub(crate) expires_in: Option<i64>,
+    pub(crate) update_age: Option<i64>,
+    pub(crate) disable_refresh: Option<bool>,
+    pub(crate) fresh_age: Option<i64>,
+    pub(crate) store_session_in_database: Option<bool>,
+    #[serde(default)]
+    pub(crate) additional_fields: toml::Table,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileVerification {
+    pub(crate) store_in_database: Option<bool>,
+}
+
+/// Seconds, or a time string as Better Auth takes them (`15m`, `1h`, `7d`, `2 weeks`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum TimeSpan {
+    Seconds(i64),
+    Text(String),
+}
+
+impl TimeSpan {
+    pub(crate) fn seconds(&self, setting: &str) -> Result<i64, ConfigError> {
+        match self {
+            TimeSpan::Seconds(s) => Ok(*s),
+            TimeSpan::Text(t) => parse_time_span(t).ok_or_else(|| {
+                ConfigError::Invalid(format!("{setting}: cannot read {t:?} as a duration"))
+            }),
+        }
+    }
+}
+
+/// `"15m"` → 900. Units as upstream's `utils/time.ts`: s, m, h, d, w, y and their long forms.
+pub fn parse_time_span(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().ok()?;
+    let unit_seconds = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        "y" | "yr" | "yrs" | "year" | "years" => 31_557_600,
+        _ => return None,
+    };
+    n.checked_mul(unit_seconds)
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordConfig {
+    pub hashing: PasswordHashing,
+    pub min_length: usize,
+    pub max_length: usize,
+    /// Re-hash a verified scrypt password with argon2id. Off by default: a TypeScript server
+    /// sharing the database could no longer verify it.
+    pub rehash_on_sign_in: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Session lifetime in seconds (Better Auth `session.expiresIn`).
+    pub expires_in: i64,
+    /// Refresh the expiry when the session is older than this (`session.updateAge`).
+    pub update_age: i64,
+    pub disable_refresh: bool,
+    /// Sessions older than this are not "fresh" (`session.freshAge`; 0 disables the check):
+    /// list-sessions and password-less delete-user need a fresh one.
+    pub fresh_age: i64,
+    /// With Redis: also keep sessions in the `session` table (upstream
+    /// `session.storeSessionInDatabase`, default false: Redis only).
+    pub store_session_in_database: bool,
+}
