@@ -21,8 +21,12 @@ def read(rel):
 
 
 def server_env_names():
-    """Environment variables better-auth-server reads: clap `env = "..."` in config.rs."""
-    names = set(re.findall(r'env = "([A-Z0-9_]+)"', read("crates/auth/src/config.rs")))
+    """Environment variables better-auth-server reads: clap `env = "..."` in its configuration
+    (crates/auth/src/config/ and the plugins' config.rs files)."""
+    src = ROOT / "crates/auth/src"
+    files = sorted(src.glob("config/*.rs")) + sorted(src.glob("plugins/**/config.rs"))
+    text = "".join(f.read_text() for f in files)
+    names = set(re.findall(r'env = "([A-Z0-9_]+)"', text))
     names.add("RUST_LOG")  # tracing's filter
     return names
 
