@@ -78,6 +78,11 @@ async fn seeded(url: &str, redis: Option<Redis>) -> (SessionStore, String) {
         disable_refresh: false,
         fresh_age: 86_400,
         store_session_in_database: false,
+        memory_cache: better_auth_server::store::session_cache::CacheSettings {
+            enabled: false,
+            max_entries: 1,
+            ttl: std::time::Duration::from_secs(1),
+        },
     };
     let sessions = SessionStore::new(store, redis, &config);
     sessions

@@ -110,7 +110,7 @@ pub async fn migrate_up(db: &DatabaseConnection, config: &Config) -> Result<(), 
 pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppState, StartError> {
     let parts = config.plugins.schema_parts();
     let schema = schema::Schema::new(parts.iter().chain([&config.additional_fields]));
-    let store = Store::with_schema(db, schema).await?;
+    let mut store = Store::with_schema(db.clone(), schema).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mode = config.password.hashing;
     // Starting the pool makes the dummy hash (one hash): do it off the async executor.
@@ -128,6 +128,20 @@ pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppSt
         ),
         None => None,
     };
+    let settings = config.session.memory_cache;
+    if settings.enabled {
+        use store::notify::{self, Transport};
+        let cache =
+            store::session_cache::SessionCache::new(settings, metrics.session_cache.clone());
+        // Replicas hear of each other's session changes through Redis when it is there,
+        // else through PostgreSQL; SQLite runs one process.
+        let cache = match (&redis, db.get_database_backend()) {
+            (Some(r), _) => notify::start(cache, Transport::Redis(r.clone())).await,
+            (None, DbBackend::Postgres) => notify::start(cache, Transport::Postgres(db)).await,
+            (None, _) => Arc::new(cache),
+        };
+        store = store.with_cache(cache);
+    }
     Ok(AppState::new(config, store, hasher, mailer, metrics, redis))
 }
 

@@ -17,6 +17,7 @@ use prometheus::{
 
 use crate::models::Timestamp;
 use crate::state::AppState;
+use crate::store::session_cache::CacheCounters;
 
 pub struct Metrics {
     registry: Registry,
@@ -25,6 +26,8 @@ pub struct Metrics {
     sign_in_failures: IntCounter,
     hashing_queue: IntGauge,
     jwks_keys: IntGauge,
+    /// The in-process session cache (`store/session_cache.rs`).
+    pub session_cache: CacheCounters,
 }
 
 impl Metrics {
@@ -64,6 +67,38 @@ impl Metrics {
         registry.register(Box::new(sign_in_failures.clone()))?;
         registry.register(Box::new(hashing_queue.clone()))?;
         registry.register(Box::new(jwks_keys.clone()))?;
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let session_cache = CacheCounters {
+            hits: counter(
+                "better_auth_session_cache_hits_total",
+                "Session lookups answered from memory",
+            )?,
+            misses: counter(
+                "better_auth_session_cache_misses_total",
+                "Session lookups that went to storage",
+            )?,
+            sent: counter(
+                "better_auth_session_cache_invalidations_sent_total",
+                "Session cache invalidations sent to the other replicas",
+            )?,
+            received: counter(
+                "better_auth_session_cache_invalidations_received_total",
+                "Session cache invalidations received from the other replicas",
+            )?,
+            flushes: counter(
+                "better_auth_session_cache_flushes_total",
+                "Whole-cache flushes after the invalidation listener reconnected",
+            )?,
+            entries: IntGauge::new(
+                "better_auth_session_cache_entries",
+                "Sessions held in the memory cache",
+            )?,
+        };
+        registry.register(Box::new(session_cache.entries.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -71,6 +106,7 @@ impl Metrics {
             sign_in_failures,
             hashing_queue,
             jwks_keys,
+            session_cache,
         })
     }
 

@@ -20,6 +20,8 @@ const BREAK: Duration = Duration::from_secs(1);
 /// A reconnecting connection (cheap to clone), the key prefix and a circuit breaker.
 #[derive(Clone)]
 pub struct Redis {
+    /// For connections of their own (the session cache's subscription).
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
     breaker: Arc<Breaker>,
@@ -100,8 +102,9 @@ impl Redis {
             .set_number_of_retries(2)
             .set_factor(2)
             .set_max_delay(1_000);
-        let conn = ConnectionManager::new_with_config(client, settings).await?;
+        let conn = ConnectionManager::new_with_config(client.clone(), settings).await?;
         Ok(Redis {
+            client,
             conn,
             prefix: config.prefix.clone(),
             breaker: Arc::default(),
@@ -128,6 +131,10 @@ impl Redis {
     /// The stored name of upstream's `key`.
     pub fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// The bare connection, without the breaker (tests and benchmarks).

@@ -151,6 +151,13 @@ pub struct ConfigArgs {
     /// `[plugins.<id>]` tables.
     #[arg(long, env = "BETTER_AUTH_PLUGINS", global = true)]
     pub plugins: Option<String>,
+    /// The in-process session cache (default on); `false` for a database shared with a
+    /// TypeScript server that must see its sign-outs at once.
+    #[arg(long, env = "BETTER_AUTH_SESSION_CACHE", global = true)]
+    pub session_cache: Option<bool>,
+    /// How long a cached session lookup is answered (seconds or `5s`, `1m`; default 5 s).
+    #[arg(long, env = "BETTER_AUTH_SESSION_CACHE_TTL", global = true)]
+    pub session_cache_ttl: Option<String>,
     #[command(flatten)]
     pub accounts: AccountArgs,
     #[command(flatten)]
@@ -183,6 +190,8 @@ impl ConfigArgs {
             rate_limit_storage: self.rate_limit_storage,
             trusted_proxies: keep(&self.trusted_proxies),
             plugins: keep(&self.plugins),
+            session_cache: self.session_cache,
+            session_cache_ttl: keep(&self.session_cache_ttl),
             accounts: self.accounts.without_empty_values(),
             deploy: self.deploy.without_empty_values(),
             redis: self.redis.without_empty_values(),
@@ -407,6 +416,11 @@ impl Config {
             disable_refresh: file.session.disable_refresh.unwrap_or(false),
             fresh_age: file.session.fresh_age.unwrap_or(86_400),
             store_session_in_database: file.session.store_session_in_database.unwrap_or(false),
+            memory_cache: memory_cache(
+                &file.session.memory_cache,
+                args.session_cache,
+                args.session_cache_ttl.as_deref(),
+            )?,
         };
         // Max-Age above 400 days is refused by better-call and by browsers.
         if !(60..=34_560_000).contains(&session.expires_in) || session.update_age < 0 {

@@ -25,6 +25,8 @@ pub(crate) struct FilePassword {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileSession {
+    #[serde(default)]
+    pub(crate) memory_cache: FileMemoryCache,
     pub(crate) expires_in: Option<i64>,
     pub(crate) update_age: Option<i64>,
     pub(crate) disable_refresh: Option<bool>,
@@ -102,4 +104,41 @@ pub struct SessionConfig {
     /// With Redis: also keep sessions in the `session` table (upstream
     /// `session.storeSessionInDatabase`, default false: Redis only).
     pub store_session_in_database: bool,
+    /// The in-process cache of session lookups.
+    pub memory_cache: crate::store::session_cache::CacheSettings,
+}
+
+/// `[session.memory_cache]`: the in-process session cache (`store/session_cache.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileMemoryCache {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) max_entries: Option<u64>,
+    pub(crate) ttl: Option<TimeSpan>,
+}
+
+/// On by default; 100 000 entries; 5 seconds (short, so that a TypeScript server sharing
+/// the database, which sends no invalidations, is followed within seconds).
+pub(crate) fn memory_cache(
+    file: &FileMemoryCache,
+    enabled: Option<bool>,
+    ttl: Option<&str>,
+) -> Result<crate::store::session_cache::CacheSettings, ConfigError> {
+    let ttl = match (ttl, &file.ttl) {
+        (Some(text), _) => {
+            TimeSpan::Text(text.to_owned()).seconds("BETTER_AUTH_SESSION_CACHE_TTL")?
+        }
+        (None, Some(t)) => t.seconds("session.memory_cache.ttl")?,
+        (None, None) => 5,
+    };
+    if !(1..=3600).contains(&ttl) {
+        return Err(ConfigError::Invalid(
+            "session.memory_cache.ttl must be 1 to 3600 seconds".into(),
+        ));
+    }
+    Ok(crate::store::session_cache::CacheSettings {
+        enabled: enabled.or(file.enabled).unwrap_or(true),
+        max_entries: file.max_entries.unwrap_or(100_000).max(1),
+        ttl: Duration::from_secs(ttl as u64),
+    })
 }

@@ -28,8 +28,10 @@ macro_rules! table_view {
 pub mod accounts;
 pub mod codec;
 pub mod jwks;
+pub mod notify;
 pub mod rate_limits;
 mod session_batch;
+pub mod session_cache;
 pub mod session_storage;
 pub mod sessions;
 pub mod users;
@@ -120,6 +122,8 @@ pub struct Store {
     /// The fields plugins and `additional_fields` add to `user` and `session`.
     schema: Arc<Schema>,
     columns: Arc<Columns>,
+    /// The in-process session cache, when on: user writes invalidate it here.
+    cache: Option<Arc<session_cache::SessionCache>>,
 }
 
 /// The column lists of `user` and `session` with the declared fields, built once.
@@ -174,7 +178,26 @@ impl Store {
             session_batcher: Default::default(),
             columns: Arc::new(Columns::new(&schema)),
             schema: Arc::new(schema),
+            cache: None,
         })
+    }
+
+    /// Session lookups are answered from `cache` when it holds them.
+    pub fn with_cache(mut self, cache: Arc<session_cache::SessionCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn cache(&self) -> Option<&session_cache::SessionCache> {
+        self.cache.as_deref()
+    }
+
+    /// A committed write changed this user: the cached sessions that carry it go, here
+    /// and on the other replicas.
+    fn user_changed(&self, user_id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate_user(user_id);
+        }
     }
 
     /// The declared fields of `user` and `session`.

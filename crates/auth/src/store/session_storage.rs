@@ -186,8 +186,25 @@ impl SessionStore {
         self.publish(session, user).await
     }
 
-    /// The session with this token and its user (expired ones included: callers decide).
+    /// The session with this token and its user (expired ones included: callers decide),
+    /// from the memory cache when it holds it.
     pub async fn find(&self, token: &str) -> Result<Option<SessionWithUser>> {
+        let Some(cache) = self.store.cache() else {
+            return self.find_stored(token).await;
+        };
+        let key = super::session_cache::key(token);
+        if let Some(found) = cache.get(&key) {
+            return Ok(Some(found));
+        }
+        let generation = cache.generation();
+        let found = self.find_stored(token).await?;
+        if let Some(found) = &found {
+            cache.fill(key, found, generation);
+        }
+        Ok(found)
+    }
+
+    async fn find_stored(&self, token: &str) -> Result<Option<SessionWithUser>> {
         if let Some(r) = &self.redis {
             let mut call = r.find.key(r.redis.key(token));
             call.arg(r.redis.key(""));
@@ -205,8 +222,89 @@ impl SessionStore {
         Ok(self.store.find_session_with_user(token).await?)
     }
 
+    /// The cached copy of this session goes (here and on the other replicas).
+    fn session_changed(&self, token: &str) {
+        if let Some(cache) = self.store.cache() {
+            cache.invalidate_session(token);
+        }
+    }
+
+    /// The cached sessions of this user go.
+    fn user_sessions_changed(&self, user_id: &str) {
+        if let Some(cache) = self.store.cache() {
+            cache.invalidate_user(user_id);
+        }
+    }
+
     /// Extends a session; false when it no longer exists.
     pub async fn refresh(
+        &self,
+        token: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let result = self.refresh_stored(token, expires_at, now).await;
+        // Also after a failure: part of the write may have happened.
+        self.session_changed(token);
+        result
+    }
+
+    /// Writes declared session fields (update-session); false when the session is gone.
+    pub async fn update_fields(
+        &self,
+        token: &str,
+        fields: &Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let result = self.update_fields_stored(token, fields, now).await;
+        // Also after a failure: part of the write may have happened.
+        self.session_changed(token);
+        result
+    }
+
+    /// Signs one session out.
+    pub async fn delete(&self, token: &str) -> Result<()> {
+        let result = self.delete_stored(token).await;
+        // Also after a failure: part of the write may have happened.
+        self.session_changed(token);
+        result
+    }
+
+    /// Deletes the session with `token` only if it belongs to `user_id`.
+    pub async fn delete_of_user(&self, token: &str, user_id: &str) -> Result<()> {
+        let result = self.delete_of_user_stored(token, user_id).await;
+        // Also after a failure: part of the write may have happened.
+        self.session_changed(token);
+        result
+    }
+
+    /// Signs a user out everywhere.
+    pub async fn delete_all_of_user(&self, user_id: &str) -> Result<()> {
+        let result = self.delete_all_of_user_stored(user_id).await;
+        // Also after a failure: part of the write may have happened.
+        self.user_sessions_changed(user_id);
+        result
+    }
+
+    /// After a transaction that deleted a user's session rows (password reset, delete-user,
+    /// change-password): the Redis copies of sessions created before `before` go too.
+    pub async fn forget_user(&self, user_id: &str, before: Timestamp) -> Result<()> {
+        let result = self.forget_user_stored(user_id, before).await;
+        // Also after a failure: part of the write may have happened.
+        self.user_sessions_changed(user_id);
+        result
+    }
+
+    /// Signs a user out everywhere except the session with `keep_token`.
+    pub async fn delete_others(&self, user_id: &str, keep_token: &str) -> Result<()> {
+        let result = self.delete_others_stored(user_id, keep_token).await;
+        // Also after a failure: part of the write may have happened.
+        self.user_sessions_changed(user_id);
+        result
+    }
+
+    /// Extends a session; false when it no longer exists.
+    async fn refresh_stored(
         &self,
         token: &str,
         expires_at: Timestamp,
@@ -243,7 +341,7 @@ impl SessionStore {
     }
 
     /// Writes declared session fields (update-session); false when the session is gone.
-    pub async fn update_fields(
+    async fn update_fields_stored(
         &self,
         token: &str,
         fields: &Map<String, Value>,
@@ -279,7 +377,7 @@ impl SessionStore {
     }
 
     /// Signs one session out.
-    pub async fn delete(&self, token: &str) -> Result<()> {
+    async fn delete_stored(&self, token: &str) -> Result<()> {
         if let Some(r) = &self.redis {
             let raw = r.get(r.redis.key(token)).await?;
             match raw.as_deref().and_then(parse) {
@@ -301,7 +399,7 @@ impl SessionStore {
     }
 
     /// Deletes the session with `token` only if it belongs to `user_id`.
-    pub async fn delete_of_user(&self, token: &str, user_id: &str) -> Result<()> {
+    async fn delete_of_user_stored(&self, token: &str, user_id: &str) -> Result<()> {
         if let Some(r) = &self.redis {
             let raw = r.get(r.redis.key(token)).await?;
             if raw
@@ -322,7 +420,7 @@ impl SessionStore {
     }
 
     /// Signs a user out everywhere.
-    pub async fn delete_all_of_user(&self, user_id: &str) -> Result<()> {
+    async fn delete_all_of_user_stored(&self, user_id: &str) -> Result<()> {
         self.store
             .session_rows()
             .delete_all_of_user(self.store.connection(), user_id)
@@ -332,7 +430,7 @@ impl SessionStore {
 
     /// After a transaction that deleted a user's session rows (password reset, delete-user,
     /// change-password): the Redis copies of sessions created before `before` go too.
-    pub async fn forget_user(&self, user_id: &str, before: Timestamp) -> Result<()> {
+    async fn forget_user_stored(&self, user_id: &str, before: Timestamp) -> Result<()> {
         match &self.redis {
             Some(r) => r.remove(user_id, false, &[], Some(before)).await,
             None => Ok(()),
@@ -340,7 +438,7 @@ impl SessionStore {
     }
 
     /// Signs a user out everywhere except the session with `keep_token`.
-    pub async fn delete_others(&self, user_id: &str, keep_token: &str) -> Result<()> {
+    async fn delete_others_stored(&self, user_id: &str, keep_token: &str) -> Result<()> {
         if let Some(r) = &self.redis {
             r.remove(user_id, false, &[keep_token], None).await?;
         }

@@ -138,6 +138,7 @@ impl Users<'_> {
             .connection()
             .execute_raw(self.stmt(&sql, values))
             .await?;
+        self.user_changed(id);
         Ok(done.rows_affected() > 0)
     }
 
@@ -167,6 +168,7 @@ impl Users<'_> {
                 ],
             ))
             .await?;
+        self.user_changed(&user.id);
         Ok(())
     }
 
@@ -185,6 +187,7 @@ impl Users<'_> {
                 ],
             ))
             .await?;
+        self.user_changed(id);
         Ok(done.rows_affected() > 0)
     }
 
@@ -201,6 +204,7 @@ impl Users<'_> {
                 ],
             ))
             .await?;
+        self.user_changed(user_id);
         Ok(())
     }
 
@@ -215,6 +219,8 @@ impl Users<'_> {
             ))
             .await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.user_changed(id);
+        Ok(())
     }
 }

@@ -46,7 +46,9 @@ impl Store {
         if let Some(session) = new_session {
             self.session_rows().insert(&tx, session).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.user_changed(user_id);
+        Ok(())
     }
 
     /// Social sign-up: the user, its provider account and the session row (when sessions
@@ -90,6 +92,9 @@ impl Store {
         }
         self.accounts().set_password(&tx, user, hash).await?;
         tx.commit().await?;
+        if revoke_sessions {
+            self.user_changed(&user.id);
+        }
         Ok(true)
     }
 }

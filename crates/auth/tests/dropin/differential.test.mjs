@@ -217,7 +217,8 @@ async function compare(kind, steps, { refEnv = {}, ourEnv = () => ({}) } = {}, u
   const refDb = await freshDatabase(kind);
   const ourDb = await freshDatabase(kind);
   const ref = await startReference(refDb, refEnv);
-  const ours = await startOurs(ourDb, ourEnv(ourDb));
+  // Our server as deployed by default, memory cache on (no other server on its database).
+  const ours = await startOurs(ourDb, { ...ourEnv(ourDb), BETTER_AUTH_SESSION_CACHE: "true" });
   const refViews = await runSequence(ref, steps);
   const ourViews = await runSequence(ours, steps);
   const unexpected = [];

@@ -123,6 +123,9 @@ export function startOurs(db, extraEnv = {}) {
     BETTER_AUTH_PASSWORD_HASHING: "scrypt",
     // The reference runs with rateLimit disabled.
     BETTER_AUTH_RATE_LIMIT_ENABLED: "false",
+    // A TypeScript server beside ours sends no session-cache invalidations: these tests
+    // check that a sign-out on one server ends the session on the other at once.
+    BETTER_AUTH_SESSION_CACHE: "false",
     HOST: "127.0.0.1",
     PORT: String(port),
     RUST_LOG: "warn",

@@ -248,6 +248,14 @@ impl TestServer {
             .expect("query")
     }
 
+    /// After a test wrote sessions or users behind the server's back (as a TypeScript
+    /// server sharing the database would, which sends no invalidations).
+    pub fn forget_cached_sessions(&self) {
+        if let Some(cache) = self.state.store.cache() {
+            cache.flush();
+        }
+    }
+
     pub async fn execute(&self, sql: &str) {
         self.db.execute_unprepared(sql).await.expect("execute");
     }

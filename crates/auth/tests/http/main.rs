@@ -31,5 +31,6 @@ mod redis;
 mod redis_sessions;
 mod secrets;
 mod security;
+mod session_cache;
 mod sessions;
 mod social;

@@ -1,0 +1,239 @@
+//! Sessions read from memory: an in-process cache of session + user by token (moka: bounded
+//! by entries, entries live `ttl`), in front of the table or Redis.
+//!
+//! Correct before fast:
+//! - Every write that changes what an entry answers invalidates it here: `SessionStore`'s
+//!   session writes (sign-out, revoke, refresh, update-session, sign out everywhere) and the
+//!   `Store`'s user writes (update-user, email changes, deletion), once committed.
+//! - Invalidations reach the other replicas: PostgreSQL `NOTIFY` (one `LISTEN` connection
+//!   per process) or, with Redis, its pub/sub (`notify.rs`). After the listener reconnects
+//!   the whole cache is flushed: notifications may have been missed meanwhile.
+//! - A read that missed stores what it read only if no invalidation arrived while it read
+//!   (a generation counter), so a revocation that raced a read is never undone.
+//! - Keys are SHA-256 of the token: no session token is held as a key or sent to another
+//!   replica.
+//!
+//! A TypeScript server sharing the database sends no notifications: mixed deployments keep
+//! the TTL short or turn the cache off.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+use prometheus::{IntCounter, IntGauge};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::models::{SessionWithUser, Timestamp};
+
+/// An invalidation, local or from another replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalidation {
+    /// One session, by key (hex SHA-256 of its token).
+    Session(String),
+    /// Every session of a user.
+    User(String),
+    /// Everything (a replica lost its listener and flushed).
+    All,
+}
+
+impl Invalidation {
+    /// The text sent between replicas: `s:<key>`, `u:<user id>`, `*`.
+    pub fn encode(&self) -> String {
+        match self {
+            Invalidation::Session(key) => format!("s:{key}"),
+            Invalidation::User(id) => format!("u:{id}"),
+            Invalidation::All => "*".into(),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        match text.split_once(':') {
+            Some(("s", key)) if !key.is_empty() => Some(Invalidation::Session(key.to_owned())),
+            Some(("u", id)) if !id.is_empty() => Some(Invalidation::User(id.to_owned())),
+            _ if text == "*" => Some(Invalidation::All),
+            _ => None,
+        }
+    }
+}
+
+/// The cache's counters, registered with the metrics.
+#[derive(Clone)]
+pub struct CacheCounters {
+    pub hits: IntCounter,
+    pub misses: IntCounter,
+    pub sent: IntCounter,
+    pub received: IntCounter,
+    pub flushes: IntCounter,
+    pub entries: IntGauge,
+}
+
+/// Settings: `[session.memory_cache]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    pub max_entries: u64,
+    pub ttl: Duration,
+}
+
+pub struct SessionCache {
+    entries: Cache<String, Arc<SessionWithUser>>,
+    /// Bumped by every invalidation: a read that saw it move does not store what it read.
+    generation: AtomicU64,
+    /// Invalidations to send to the other replicas (none on SQLite).
+    outbox: Option<mpsc::UnboundedSender<Invalidation>>,
+    /// False while the replica cannot hear the others (listener not connected): nothing is
+    /// stored then, since an invalidation could be missed.
+    hearing: AtomicBool,
+    counters: CacheCounters,
+}
+
+/// The key of a token: hex SHA-256.
+pub fn key(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl SessionCache {
+    pub fn new(settings: CacheSettings, counters: CacheCounters) -> Self {
+        SessionCache {
+            entries: Cache::builder()
+                .max_capacity(settings.max_entries)
+                .time_to_live(settings.ttl)
+                .support_invalidation_closures()
+                .build(),
+            generation: AtomicU64::new(0),
+            outbox: None,
+            hearing: AtomicBool::new(true),
+            counters,
+        }
+    }
+
+    /// Invalidations go to the other replicas through this channel (`notify.rs`).
+    pub fn send_to(&mut self, outbox: mpsc::UnboundedSender<Invalidation>) {
+        self.outbox = Some(outbox);
+        self.hearing = AtomicBool::new(false);
+    }
+
+    /// The listener is connected (`true`) or lost (`false`: everything held is dropped).
+    pub fn set_hearing(&self, hearing: bool) {
+        if !hearing {
+            self.hearing.store(false, Ordering::Release);
+            self.flush();
+        } else {
+            // Whatever was stored before could have missed a notification.
+            self.flush();
+            self.hearing.store(true, Ordering::Release);
+        }
+    }
+
+    /// The current generation, taken before a read that may fill the cache.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A live cached session.
+    pub fn get(&self, key: &str) -> Option<SessionWithUser> {
+        match self.entries.get(key) {
+            Some(found) if found.session.expires_at > Timestamp::now() => {
+                self.counters.hits.inc();
+                Some((*found).clone())
+            }
+            _ => {
+                self.counters.misses.inc();
+                None
+            }
+        }
+    }
+
+    /// Stores what a read found, unless an invalidation arrived since `generation`.
+    pub fn fill(&self, key: String, found: &SessionWithUser, generation: u64) {
+        if self.generation() != generation || !self.hearing.load(Ordering::Acquire) {
+            return;
+        }
+        self.entries.insert(key.clone(), Arc::new(found.clone()));
+        // The check again after the insert: an invalidation between the first check and
+        // the insert must not leave this entry behind.
+        if self.generation() != generation || !self.hearing.load(Ordering::Acquire) {
+            self.entries.invalidate(&key);
+        }
+        self.counters.entries.set(self.entries.entry_count() as i64);
+    }
+
+    /// Invalidates here and tells the other replicas.
+    pub fn invalidate(&self, what: Invalidation) {
+        self.apply(&what);
+        if let Some(outbox) = &self.outbox {
+            if outbox.send(what).is_ok() {
+                self.counters.sent.inc();
+            }
+        }
+    }
+
+    pub fn invalidate_session(&self, token: &str) {
+        self.invalidate(Invalidation::Session(key(token)));
+    }
+
+    pub fn invalidate_user(&self, user_id: &str) {
+        self.invalidate(Invalidation::User(user_id.to_owned()));
+    }
+
+    /// An invalidation from another replica.
+    pub fn received(&self, what: &Invalidation) {
+        self.counters.received.inc();
+        self.apply(what);
+    }
+
+    /// Drops every entry (the listener reconnected: notifications may have been lost).
+    pub fn flush(&self) {
+        self.counters.flushes.inc();
+        self.apply(&Invalidation::All);
+    }
+
+    fn apply(&self, what: &Invalidation) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match what {
+            Invalidation::Session(key) => self.entries.invalidate(key),
+            Invalidation::User(id) => {
+                let id = id.clone();
+                // Entries of this user stored before now are not answered any more.
+                if self
+                    .entries
+                    .invalidate_entries_if(move |_, v| v.user.id == id)
+                    .is_err()
+                {
+                    self.entries.invalidate_all();
+                }
+            }
+            Invalidation::All => self.entries.invalidate_all(),
+        }
+        self.counters.entries.set(self.entries.entry_count() as i64);
+    }
+
+    pub fn is_hearing(&self) -> bool {
+        self.hearing.load(Ordering::Acquire)
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalidations_round_trip_as_text() {
+        for i in [
+            Invalidation::Session("ab12".into()),
+            Invalidation::User("u1".into()),
+            Invalidation::All,
+        ] {
+            assert_eq!(Invalidation::decode(&i.encode()), Some(i));
+        }
+        assert_eq!(Invalidation::decode("x:1"), None);
+        assert_eq!(Invalidation::decode("s:"), None);
+    }
+}
