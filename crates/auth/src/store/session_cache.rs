@@ -78,7 +78,7 @@ pub struct CacheSettings {
 }
 
 pub struct SessionCache {
-    entries: Cache<String, Arc<SessionWithUser>>,
+    entries: Cache<Key, Arc<SessionWithUser>>,
     /// Bumped by every invalidation: a read that saw it move does not store what it read.
     generation: AtomicU64,
     /// Invalidations to send to the other replicas (none on SQLite).
@@ -89,9 +89,11 @@ pub struct SessionCache {
     counters: CacheCounters,
 }
 
-/// The key of a token: hex SHA-256.
-pub fn key(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+/// The key of a token: its SHA-256.
+pub type Key = [u8; 32];
+
+pub fn key(token: &str) -> Key {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 impl SessionCache {
@@ -133,7 +135,7 @@ impl SessionCache {
     }
 
     /// A live cached session.
-    pub fn get(&self, key: &str) -> Option<SessionWithUser> {
+    pub fn get(&self, key: &Key) -> Option<SessionWithUser> {
         match self.entries.get(key) {
             Some(found) if found.session.expires_at > Timestamp::now() => {
                 self.counters.hits.inc();
@@ -147,11 +149,11 @@ impl SessionCache {
     }
 
     /// Stores what a read found, unless an invalidation arrived since `generation`.
-    pub fn fill(&self, key: String, found: &SessionWithUser, generation: u64) {
+    pub fn fill(&self, key: Key, found: &SessionWithUser, generation: u64) {
         if self.generation() != generation || !self.hearing.load(Ordering::Acquire) {
             return;
         }
-        self.entries.insert(key.clone(), Arc::new(found.clone()));
+        self.entries.insert(key, Arc::new(found.clone()));
         // The check again after the insert: an invalidation between the first check and
         // the insert must not leave this entry behind.
         if self.generation() != generation || !self.hearing.load(Ordering::Acquire) {
@@ -171,7 +173,7 @@ impl SessionCache {
     }
 
     pub fn invalidate_session(&self, token: &str) {
-        self.invalidate(Invalidation::Session(key(token)));
+        self.invalidate(Invalidation::Session(hex::encode(key(token))));
     }
 
     pub fn invalidate_user(&self, user_id: &str) {
@@ -193,7 +195,12 @@ impl SessionCache {
     fn apply(&self, what: &Invalidation) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         match what {
-            Invalidation::Session(key) => self.entries.invalidate(key),
+            Invalidation::Session(hex_key) => {
+                let mut k: Key = [0; 32];
+                if hex::decode_to_slice(hex_key, &mut k).is_ok() {
+                    self.entries.invalidate(&k);
+                }
+            }
             Invalidation::User(id) => {
                 let id = id.clone();
                 // Entries of this user stored before now are not answered any more.
@@ -223,6 +230,94 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::{Session, User};
+
+    fn counters() -> CacheCounters {
+        let c = |n: &str| IntCounter::new(n, "test").unwrap();
+        CacheCounters {
+            hits: c("h"),
+            misses: c("m"),
+            sent: c("s"),
+            received: c("r"),
+            flushes: c("f"),
+            entries: IntGauge::new("e", "test").unwrap(),
+        }
+    }
+
+    fn session_with_user(i: usize) -> SessionWithUser {
+        let now = Timestamp::now();
+        let user_id = crate::crypto::random::id();
+        SessionWithUser {
+            session: Session {
+                expires_at: now.plus_seconds(600),
+                token: crate::crypto::random::session_token(),
+                created_at: now,
+                updated_at: now,
+                ip_address: Some("203.0.113.7".into()),
+                user_agent: Some(
+                    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/140".into(),
+                ),
+                user_id: user_id.clone(),
+                extra: Default::default(),
+                id: crate::crypto::random::id(),
+                hidden: Default::default(),
+            },
+            user: User {
+                name: format!("User Number {i}"),
+                email: format!("user{i}@example.com"),
+                email_verified: true,
+                image: None,
+                created_at: now,
+                updated_at: now,
+                extra: Default::default(),
+                id: user_id,
+                hidden: Default::default(),
+            },
+        }
+    }
+
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// The memory 100,000 cached sessions take (docs/performance.md quotes it).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_hundred_thousand_sessions_fit_in_a_modest_rss() {
+        let settings = CacheSettings {
+            enabled: true,
+            max_entries: 100_000,
+            ttl: Duration::from_secs(600),
+        };
+        let cache = SessionCache::new(settings, counters());
+        let entries: Vec<(Key, SessionWithUser)> = (0..100_000)
+            .map(|i| {
+                let s = session_with_user(i);
+                (key(&s.session.token), s)
+            })
+            .collect();
+        let before = rss_kib();
+        for (k, s) in &entries {
+            cache.fill(*k, s, cache.generation());
+        }
+        assert_eq!(cache.entry_count(), 100_000);
+        let grown = rss_kib().saturating_sub(before);
+        eprintln!("100000 cached sessions: +{} MiB RSS", grown / 1024);
+        assert!(grown < 200 * 1024, "{grown} KiB");
+        // Hits answer; a user invalidation drops exactly that user's entries.
+        let (k, s) = &entries[7];
+        assert!(cache.get(k).is_some());
+        cache.invalidate_user(&s.user.id);
+        assert!(cache.get(k).is_none());
+        assert!(cache.get(&entries[8].0).is_some());
+    }
 
     #[test]
     fn invalidations_round_trip_as_text() {

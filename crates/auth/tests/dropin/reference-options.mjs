@@ -4,7 +4,10 @@
 //   REF_PLUGINS         comma list of upstream plugin ids (default "jwt,bearer"), in the
 //                       order our registry uses: jwt, bearer, username, anonymous,
 //                       multi-session, one-time-token, last-login-method
-//   REF_OPTIONS         JSON: options per plugin id, e.g. {"last-login-method": {"storeInDatabase": true}}
+//   REF_OPTIONS         JSON: options per plugin, keyed by plugin id or by the factory's
+//                       name, e.g. {"last-login-method": {"storeInDatabase": true}} or
+//                       {"lastLoginMethod": {"storeInDatabase": true}, "multiSession": {"maximumSessions": 3}};
+//                       a key naming no plugin of REF_PLUGINS is an error (never ignored)
 //   REF_USER_FIELDS     JSON: user.additionalFields
 //   REF_SESSION_FIELDS  JSON: session.additionalFields
 //   REF_RESET_LOG       "1": password reset on, links printed to stderr as `RESET <url>`
@@ -20,13 +23,21 @@ const FACTORIES = {
   "last-login-method": lastLoginMethod,
 };
 
+// "multi-session" -> "multiSession": the name of the factory export (REF_OPTIONS accepts both).
+const camel = (id) => id.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+
 export function referenceOptions(database, env = process.env) {
   const ids = (env.REF_PLUGINS || "jwt,bearer").split(",").map((s) => s.trim()).filter(Boolean);
   const perPlugin = JSON.parse(env.REF_OPTIONS || "{}");
+  for (const key of Object.keys(perPlugin)) {
+    if (!ids.some((id) => key === id || key === camel(id))) {
+      throw new Error(`reference: REF_OPTIONS.${key} names no plugin of REF_PLUGINS (${ids.join(",")})`);
+    }
+  }
   const plugins = ids.map((id) => {
     const make = FACTORIES[id];
     if (!make) throw new Error(`reference: unknown plugin ${id}`);
-    return make(perPlugin[id]);
+    return make(perPlugin[id] ?? perPlugin[camel(id)]);
   });
   return {
     baseURL: env.BASE_URL || "http://127.0.0.1:3000",
