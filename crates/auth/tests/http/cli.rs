@@ -122,6 +122,31 @@ async fn serve_on_a_fresh_machine_keeps_its_dev_secret() {
     assert!(body.contains("n@example.com"), "{body}");
 }
 
+/// Log lines written to a file (or a pipe) carry no terminal colour codes.
+#[actix_web::test]
+async fn logs_to_a_file_are_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let server = Running(
+        command(dir.path())
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_until_up(&format!("http://127.0.0.1:{port}/api/auth/ok")).await;
+    drop(server);
+    let text = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(text.contains("better-auth-server listening"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in a log file: {text:?}"
+    );
+}
+
 #[test]
 fn refuses_a_weak_secret() {
     let dir = tempfile::tempdir().unwrap();
