@@ -12,6 +12,7 @@
 use std::hint::black_box;
 
 use better_auth_server::config::{Config, ConfigArgs, JwtAlgorithm, PasswordHashing};
+use better_auth_server::cookie_cache;
 use better_auth_server::crypto::secrets::Secrets;
 use better_auth_server::crypto::{password, signing, symmetric};
 use better_auth_server::models::{Timestamp, User};
@@ -50,6 +51,41 @@ fn cookie(c: &mut Criterion) {
     c.bench_function("session cookie: verify HMAC-SHA256", |b| {
         b.iter(|| signing::verify(black_box(SECRET), black_box(&signed)))
     });
+}
+
+/// Opening a `session_data` cookie of a typical session + user, per strategy: the work a
+/// get-session answered from the cookie cache does instead of a storage read.
+fn cookie_cache(c: &mut Criterion) {
+    use better_auth_server::config::CookieCacheStrategy;
+    let secrets = Secrets::single(SECRET.into());
+    let user = user();
+    let now = Timestamp::now();
+    let session = serde_json::json!({
+        "expiresAt": now.plus_seconds(604_800), "token": "f5SwLl0BWGg7qBX5Hy55EAEeQqDGgPgS",
+        "createdAt": now, "updatedAt": now, "ipAddress": "127.0.0.1",
+        "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "userId": user.id,
+        "id": "Q2mVxkXq3dYF0bQZQhN6cQpXh6zv9rS1",
+    });
+    let payload = serde_json::json!({
+        "session": session, "user": user, "updatedAt": now.millis(), "version": "1",
+    });
+    let payload = payload.as_object().cloned().expect("object");
+    for (name, strategy) in [
+        ("compact", CookieCacheStrategy::Compact),
+        ("jwt", CookieCacheStrategy::Jwt),
+        ("jwe", CookieCacheStrategy::Jwe),
+    ] {
+        let value =
+            cookie_cache::seal(strategy, &secrets, payload.clone(), Some(300), now.millis());
+        c.bench_function(&format!("cookie cache: open {name}"), |b| {
+            b.iter(|| cookie_cache::open(strategy, &secrets, black_box(&value), now.millis()))
+        });
+        c.bench_function(&format!("cookie cache: seal {name}"), |b| {
+            b.iter(|| {
+                cookie_cache::seal(strategy, &secrets, payload.clone(), Some(300), now.millis())
+            })
+        });
+    }
 }
 
 fn jwt(c: &mut Criterion) {
@@ -108,5 +144,5 @@ fn passwords(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cookie, jwt, passwords);
+criterion_group!(benches, cookie, cookie_cache, jwt, passwords);
 criterion_main!(benches);

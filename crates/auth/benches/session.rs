@@ -83,6 +83,12 @@ async fn seeded(url: &str, redis: Option<Redis>) -> (SessionStore, String) {
             max_entries: 1,
             ttl: std::time::Duration::from_secs(1),
         },
+        cookie_cache: better_auth_server::config::CookieCacheConfig {
+            enabled: false,
+            max_age: 300,
+            strategy: better_auth_server::config::CookieCacheStrategy::Compact,
+            version: "1".into(),
+        },
     };
     let sessions = SessionStore::new(store, redis, &config);
     sessions

@@ -6,6 +6,7 @@
 pub mod body_timeout;
 pub mod client_ip;
 pub mod config;
+pub mod cookie_cache;
 pub mod cookies;
 pub mod crypto;
 pub mod error;

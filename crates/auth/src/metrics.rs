@@ -28,6 +28,10 @@ pub struct Metrics {
     jwks_keys: IntGauge,
     /// The in-process session cache (`store/session_cache.rs`).
     pub session_cache: CacheCounters,
+    /// Sessions answered from the `session_data` cookie (`cookie_cache/`).
+    pub cookie_cache_hits: IntCounter,
+    /// `session_data` cookies ignored: tampered, expired, another session's or version.
+    pub cookie_cache_refused: IntCounter,
 }
 
 impl Metrics {
@@ -99,6 +103,14 @@ impl Metrics {
             )?,
         };
         registry.register(Box::new(session_cache.entries.clone()))?;
+        let cookie_cache_hits = counter(
+            "better_auth_cookie_cache_hits_total",
+            "Sessions answered from the session_data cookie without storage",
+        )?;
+        let cookie_cache_refused = counter(
+            "better_auth_cookie_cache_refused_total",
+            "session_data cookies ignored (tampered, expired, another session or version)",
+        )?;
         Ok(Self {
             registry,
             requests,
@@ -107,6 +119,8 @@ impl Metrics {
             hashing_queue,
             jwks_keys,
             session_cache,
+            cookie_cache_hits,
+            cookie_cache_refused,
         })
     }
 

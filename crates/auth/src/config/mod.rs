@@ -159,6 +159,8 @@ pub struct ConfigArgs {
     #[arg(long, env = "BETTER_AUTH_SESSION_CACHE_TTL", global = true)]
     pub session_cache_ttl: Option<String>,
     #[command(flatten)]
+    pub cookie_cache: CookieCacheArgs,
+    #[command(flatten)]
     pub accounts: AccountArgs,
     #[command(flatten)]
     pub deploy: DeployArgs,
@@ -192,6 +194,7 @@ impl ConfigArgs {
             plugins: keep(&self.plugins),
             session_cache: self.session_cache,
             session_cache_ttl: keep(&self.session_cache_ttl),
+            cookie_cache: self.cookie_cache.without_empty_values(),
             accounts: self.accounts.without_empty_values(),
             deploy: self.deploy.without_empty_values(),
             redis: self.redis.without_empty_values(),
@@ -421,6 +424,7 @@ impl Config {
                 args.session_cache,
                 args.session_cache_ttl.as_deref(),
             )?,
+            cookie_cache: cookie_cache(&file.session.cookie_cache, &args.cookie_cache)?,
         };
         // Max-Age above 400 days is refused by better-call and by browsers.
         if !(60..=34_560_000).contains(&session.expires_in) || session.update_age < 0 {

@@ -27,6 +27,8 @@ pub(crate) struct FilePassword {
 pub(crate) struct FileSession {
     #[serde(default)]
     pub(crate) memory_cache: FileMemoryCache,
+    #[serde(default)]
+    pub(crate) cookie_cache: FileCookieCache,
     pub(crate) expires_in: Option<i64>,
     pub(crate) update_age: Option<i64>,
     pub(crate) disable_refresh: Option<bool>,
@@ -106,6 +108,8 @@ pub struct SessionConfig {
     pub store_session_in_database: bool,
     /// The in-process cache of session lookups.
     pub memory_cache: crate::store::session_cache::CacheSettings,
+    /// Upstream's cookie cache: the session in the `session_data` cookie.
+    pub cookie_cache: CookieCacheConfig,
 }
 
 /// `[session.memory_cache]`: the in-process session cache (`store/session_cache.rs`).
@@ -140,5 +144,98 @@ pub(crate) fn memory_cache(
         enabled: enabled.or(file.enabled).unwrap_or(true),
         max_entries: file.max_entries.unwrap_or(100_000).max(1),
         ttl: Duration::from_secs(ttl as u64),
+    })
+}
+
+/// How the `session_data` cookie is sealed (upstream `session.cookieCache.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieCacheStrategy {
+    /// base64url JSON with an HMAC-SHA256 signature (upstream's default).
+    Compact,
+    /// A JWT signed with HS256 and the secret.
+    Jwt,
+    /// A JWT encrypted with `dir` + `A256CBC-HS512` under a key derived from the secret.
+    Jwe,
+}
+
+/// `session.cookie_cache` (upstream `session.cookieCache`).
+#[derive(Debug, Clone)]
+pub struct CookieCacheConfig {
+    /// Off by default, as upstream with a database.
+    pub enabled: bool,
+    /// Seconds a cache cookie is believed (upstream `maxAge`, default 5 minutes).
+    pub max_age: i64,
+    pub strategy: CookieCacheStrategy,
+    /// A cookie of another version is ignored: change it to drop every cached session.
+    pub version: String,
+}
+
+/// Flags and environment for the cookie cache.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CookieCacheArgs {
+    /// Keep the session in the `session_data` cookie (upstream `session.cookieCache`), so
+    /// that Next.js `getCookieCache` can read it and get-session can answer without storage.
+    #[arg(long, env = "BETTER_AUTH_COOKIE_CACHE", global = true)]
+    pub cookie_cache: Option<bool>,
+    /// compact (default), jwt or jwe.
+    #[arg(long, env = "BETTER_AUTH_COOKIE_CACHE_STRATEGY", global = true)]
+    pub cookie_cache_strategy: Option<CookieCacheStrategy>,
+    /// How long a cache cookie is believed (seconds or `5m`; default 5 minutes).
+    #[arg(long, env = "BETTER_AUTH_COOKIE_CACHE_MAX_AGE", global = true)]
+    pub cookie_cache_max_age: Option<String>,
+}
+
+impl CookieCacheArgs {
+    pub(crate) fn without_empty_values(&self) -> CookieCacheArgs {
+        CookieCacheArgs {
+            cookie_cache: self.cookie_cache,
+            cookie_cache_strategy: self.cookie_cache_strategy,
+            cookie_cache_max_age: keep(&self.cookie_cache_max_age),
+        }
+    }
+}
+
+/// `[session.cookie_cache]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileCookieCache {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) max_age: Option<TimeSpan>,
+    pub(crate) strategy: Option<CookieCacheStrategy>,
+    pub(crate) version: Option<String>,
+}
+
+pub(crate) fn cookie_cache(
+    file: &FileCookieCache,
+    args: &CookieCacheArgs,
+) -> Result<CookieCacheConfig, ConfigError> {
+    let max_age = match (&args.cookie_cache_max_age, &file.max_age) {
+        (Some(text), _) => {
+            TimeSpan::Text(text.clone()).seconds("BETTER_AUTH_COOKIE_CACHE_MAX_AGE")?
+        }
+        (None, Some(t)) => t.seconds("session.cookie_cache.max_age")?,
+        (None, None) => 300,
+    };
+    // Upstream reads 0 as "unset" (`maxAge || 300`); browsers cap Max-Age at 400 days.
+    if !(1..=34_560_000).contains(&max_age) {
+        return Err(ConfigError::Invalid(
+            "session.cookie_cache.max_age must be 1 to 34560000 seconds".into(),
+        ));
+    }
+    let version = file.version.clone().unwrap_or_else(|| "1".to_owned());
+    if version.is_empty() {
+        return Err(ConfigError::Invalid(
+            "session.cookie_cache.version must not be empty".into(),
+        ));
+    }
+    Ok(CookieCacheConfig {
+        enabled: args.cookie_cache.or(file.enabled).unwrap_or(false),
+        max_age,
+        strategy: args
+            .cookie_cache_strategy
+            .or(file.strategy)
+            .unwrap_or(CookieCacheStrategy::Compact),
+        version,
     })
 }

@@ -195,7 +195,7 @@ pub(crate) async fn start_session(
         .await
         .map_err(session_not_created)?;
     session_started(req, &session, user);
-    let cookies = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
+    let cookies = session_cookies(req, state, &session, user, remember);
     Ok((session, cookies))
 }
 
@@ -304,7 +304,28 @@ pub(crate) fn session_cookie(
 ) -> Vec<String> {
     session_started(req, session, user);
     let remember = !cookies::dont_remember(req, &state.config, &state.cookies);
-    cookies::session_cookies(&state.config, &state.cookies, &session.token, remember)
+    session_cookies(req, state, session, user, remember)
+}
+
+/// The signed token cookie (and "don't remember" marker) and, with the cookie cache on,
+/// the cache of the session and user (upstream `setSessionCookie`).
+pub(crate) fn session_cookies(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    remember: bool,
+) -> Vec<String> {
+    let mut set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
+    set.extend(crate::cookie_cache::issue(
+        req,
+        &state.config,
+        &state.cookies,
+        session,
+        user,
+        remember,
+    ));
+    set
 }
 
 /// The base URL without a trailing slash, for links in mails.

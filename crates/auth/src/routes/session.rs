@@ -1,10 +1,11 @@
 //! `GET /get-session` (upstream `routes/session.ts` `getSession`).
 
-use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::body::{self, AnyRecord, Body, NoSchema, RequestBody, Validator};
+use crate::cookie_cache::{self, CacheRead};
 use crate::cookies;
 use crate::error::{ApiError, ApiResult};
 use crate::models::{SessionWithUser, Timestamp};
@@ -19,27 +20,62 @@ pub struct Lookup {
 
 /// Reads and, when due, refreshes the session (Better Auth's refresh rule: when
 /// `expiresAt - expiresIn + updateAge <= now`, push `expiresAt` to `now + expiresIn`).
+/// Always from storage: what upstream's `sensitiveSessionMiddleware` and every write need.
 pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) -> ApiResult<Lookup> {
-    let signed_out = |set_cookies| Lookup {
-        session: None,
-        set_cookies,
+    lookup_with(req, state, allow_refresh, false).await
+}
+
+/// Like `lookup`, but a valid cookie cache answers without storage when `from_cookie_cache`
+/// (get-session without `disableCookieCache`, and upstream's `sessionMiddleware` routes).
+pub async fn lookup_with(
+    req: &HttpRequest,
+    state: &AppState,
+    allow_refresh: bool,
+    from_cookie_cache: bool,
+) -> ApiResult<Lookup> {
+    let cache_enabled = state.config.session.cookie_cache.enabled;
+    // Cache cookies are dropped while the cache is off (a server that had it on).
+    let mut set_cookies = if cache_enabled {
+        Vec::new()
+    } else {
+        cookie_cache::clean(req, &state.cookies)
     };
     let Some(token) = cookies::session_token(req, &state.config, &state.cookies) else {
-        return Ok(signed_out(Vec::new()));
+        return Ok(Lookup {
+            session: None,
+            set_cookies,
+        });
+    };
+    if cache_enabled && from_cookie_cache {
+        match cookie_cache::read(req, &state.config, &state.cookies, &token) {
+            CacheRead::Valid(found) => {
+                state.metrics.cookie_cache_hits.inc();
+                return Ok(Lookup {
+                    session: Some(*found),
+                    set_cookies,
+                });
+            }
+            CacheRead::Refused => {
+                state.metrics.cookie_cache_refused.inc();
+                set_cookies.push(state.cookies.expire(&state.cookies.session_data));
+            }
+            CacheRead::Absent => {}
+        }
+    }
+    let signed_out = |mut set_cookies: Vec<String>| {
+        set_cookies.extend(cookies::expire_session_cookies(req, &state.cookies));
+        Lookup {
+            session: None,
+            set_cookies,
+        }
     };
     let now = Timestamp::now();
     let Some(mut found) = state.sessions.find(&token).await? else {
-        return Ok(signed_out(cookies::expire_session_cookies(
-            req,
-            &state.cookies,
-        )));
+        return Ok(signed_out(set_cookies));
     };
     if found.session.expires_at < now {
         state.sessions.delete(&token).await?;
-        return Ok(signed_out(cookies::expire_session_cookies(
-            req,
-            &state.cookies,
-        )));
+        return Ok(signed_out(set_cookies));
     }
 
     let session_config = &state.config.session;
@@ -48,66 +84,92 @@ pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) ->
         .expires_at
         .plus_seconds(session_config.update_age - session_config.expires_in)
         <= now;
-    if !refresh_due
-        || !allow_refresh
-        || session_config.disable_refresh
-        || cookies::dont_remember(req, &state.config, &state.cookies)
-    {
+    let remember = !cookies::dont_remember(req, &state.config, &state.cookies);
+    if !refresh_due || !allow_refresh || session_config.disable_refresh || !remember {
+        // Upstream rewrites the cache on every read from storage.
+        set_cookies.extend(cookie_cache::issue(
+            req,
+            &state.config,
+            &state.cookies,
+            &found.session,
+            &found.user,
+            remember,
+        ));
         return Ok(Lookup {
             session: Some(found),
-            set_cookies: Vec::new(),
+            set_cookies,
         });
     }
 
     let expires_at = now.plus_seconds(session_config.expires_in);
     if !state.sessions.refresh(&token, expires_at, now).await? {
         // Deleted between the read and the update (e.g. a concurrent sign-out).
-        return Ok(signed_out(cookies::expire_session_cookies(
-            req,
-            &state.cookies,
-        )));
+        return Ok(signed_out(set_cookies));
     }
     found.session.expires_at = expires_at;
     found.session.updated_at = now;
+    set_cookies.extend(super::session_cookies(
+        req,
+        state,
+        &found.session,
+        &found.user,
+        true,
+    ));
     Ok(Lookup {
         session: Some(found),
-        set_cookies: cookies::session_cookies(&state.config, &state.cookies, &token, true),
+        set_cookies,
     })
 }
 
 pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let allow_refresh = !body::query_flag(&req, "disableRefresh");
-    let found = lookup(&req, &state, allow_refresh).await?;
+    let from_cookie_cache = !body::query_flag(&req, "disableCookieCache");
+    let found = lookup_with(&req, &state, allow_refresh, from_cookie_cache).await?;
     if let Some(current) = &found.session {
         crate::plugins::record(&req, crate::plugins::Event::SessionRead(current.clone()));
     }
     let mut response = super::json_with_cookies(&found.session, found.set_cookies);
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, "no-store".parse().map_err(internal)?);
-    headers.insert(PRAGMA, "no-cache".parse().map_err(internal)?);
+    no_store(&mut response);
     Ok(response)
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
 }
 
 /// `POST /get-session` exists upstream only for `deferSessionRefresh`, which we do not
 /// offer: same answer as upstream without that option (after the origin check).
-pub async fn post_get_session(_: Body<NoSchema>) -> ApiResult<HttpResponse> {
-    Err(ApiError::DeferSessionRequired)
+pub async fn post_get_session(_: Body<NoSchema>) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut response = ApiError::DeferSessionRequired.error_response();
+    no_store(&mut response);
+    response
 }
 
-/// The signed-in user, for endpoints behind upstream's `sessionMiddleware` and
-/// `sensitiveSessionMiddleware` (the same here: there is no cookie cache to bypass).
+/// Upstream's get-session answers are never cached: `Cache-Control: no-store`,
+/// `Pragma: no-cache`.
+fn no_store(response: &mut HttpResponse) {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// The signed-in user, for endpoints behind upstream's `sensitiveSessionMiddleware` (read
+/// from storage) or, through `require_cached`, its `sessionMiddleware`.
 pub struct Authenticated {
     pub current: SessionWithUser,
     /// Cookies from a refresh during the lookup; the response carries them.
     pub set_cookies: Vec<String>,
 }
 
+/// The session from storage: every endpoint that writes or reveals more than the session.
 pub async fn require(req: &HttpRequest, state: &AppState) -> ApiResult<Authenticated> {
-    let found = lookup(req, state, true).await?;
+    authenticated(lookup(req, state, true).await?)
+}
+
+/// The session, from a valid cookie cache when there is one (upstream's `sessionMiddleware`
+/// on read-only routes such as the jwt plugin's `/token`).
+pub async fn require_cached(req: &HttpRequest, state: &AppState) -> ApiResult<Authenticated> {
+    authenticated(lookup_with(req, state, true, true).await?)
+}
+
+fn authenticated(found: Lookup) -> ApiResult<Authenticated> {
     match found.session {
         Some(current) => Ok(Authenticated {
             current,

@@ -5,7 +5,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::body::{self, Body, MediaTypes, RequestBody, Shape, Validator};
-use crate::cookies;
 use crate::crypto::random;
 use crate::error::{ApiError, ApiResult};
 use crate::models::{Timestamp, User};
@@ -149,7 +148,7 @@ pub async fn sign_up_email(
         return Err(super::session_not_created(e));
     }
     super::session_started(&req, &session, &user);
-    let set = cookies::session_cookies(&state.config, &state.cookies, &session.token, remember);
+    let set = super::session_cookies(&req, &state, &session, &user, remember);
     Ok(super::json_with_cookies(
         &SignUpResponse {
             token: Some(&session.token),

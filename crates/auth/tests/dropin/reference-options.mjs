@@ -11,6 +11,7 @@
 //   REF_USER_FIELDS     JSON: user.additionalFields
 //   REF_SESSION_FIELDS  JSON: session.additionalFields
 //   REF_RESET_LOG       "1": password reset on, links printed to stderr as `RESET <url>`
+//   REF_COOKIE_CACHE    JSON: session.cookieCache (e.g. {"enabled": true, "strategy": "jwe"})
 import { anonymous, bearer, jwt, lastLoginMethod, multiSession, oneTimeToken, username } from "better-auth/plugins";
 
 const FACTORIES = {
@@ -51,7 +52,10 @@ export function referenceOptions(database, env = process.env) {
       ...(env.REF_RESET_LOG === "1" ? { sendResetPassword: async ({ url }) => console.error(`RESET ${url}`) } : {}),
     },
     user: { additionalFields: JSON.parse(env.REF_USER_FIELDS || "{}") },
-    session: { additionalFields: JSON.parse(env.REF_SESSION_FIELDS || "{}") },
+    session: {
+      additionalFields: JSON.parse(env.REF_SESSION_FIELDS || "{}"),
+      ...(env.REF_COOKIE_CACHE ? { cookieCache: JSON.parse(env.REF_COOKIE_CACHE) } : {}),
+    },
     plugins,
     trustedOrigins: ["http://localhost:3000"],
     rateLimit: { enabled: false },

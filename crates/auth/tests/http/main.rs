@@ -16,6 +16,7 @@ mod additional_fields;
 mod bearer;
 mod cli;
 mod compat;
+mod cookie_cache;
 mod deploy;
 mod email_password;
 mod input_limits;

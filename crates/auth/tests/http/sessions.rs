@@ -16,6 +16,26 @@ async fn set_expiry(srv: &TestServer, token: &str, seconds: i64) {
         "update \"session\" set \"expiresAt\" = {value} where \"token\" = '{token}'"
     ))
     .await;
+    // Written behind the server's back: its memory cache would keep the old expiry.
+    srv.forget_cached_sessions();
+}
+
+/// POST /get-session (upstream's deferSessionRefresh form): the same no-cache headers as GET.
+async fn post_get_session_is_not_cacheable(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let r = srv.post("/get-session", json!({}), None).await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(
+        r.json()["code"],
+        "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("pragma"), Some("no-cache"));
+    let r = srv.get("/get-session", None).await;
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    srv.stop().await;
 }
 
 fn expires_in_days(body: &serde_json::Value) -> f64 {
@@ -175,4 +195,5 @@ on_both_databases!(
     expired_session_is_removed,
     dont_remember_sessions_are_not_refreshed,
     forged_or_foreign_cookies_are_no_session,
+    post_get_session_is_not_cacheable,
 );

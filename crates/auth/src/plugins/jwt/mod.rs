@@ -77,7 +77,7 @@ impl Plugin for JwtPlugin {
 
 /// `GET /token` → `{"token": "<JWT>"}` for the signed-in user, else 401.
 async fn token(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let auth = session::require(&req, &state).await?;
+    let auth = session::require_cached(&req, &state).await?;
     let jwt = state
         .jwt
         .token_for(&state.store, &auth.current.user)
