@@ -88,6 +88,7 @@ async fn seeded(url: &str, redis: Option<Redis>) -> (SessionStore, String) {
             max_age: 300,
             strategy: better_auth_server::config::CookieCacheStrategy::Compact,
             version: "1".into(),
+            refresh_update_age: None,
         },
     };
     let sessions = SessionStore::new(store, redis, &config);

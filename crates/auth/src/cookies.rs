@@ -31,6 +31,8 @@ pub struct CookieNames {
     pub session_token: String,
     pub session_data: String,
     pub dont_remember: String,
+    /// Stateless mode's account cookie.
+    pub account_data: String,
     secure: bool,
 }
 
@@ -47,6 +49,7 @@ impl CookieNames {
             session_token: name("session_token"),
             session_data: name("session_data"),
             dont_remember: name("dont_remember"),
+            account_data: name("account_data"),
             secure,
         }
     }
@@ -119,12 +122,19 @@ pub fn expire_session_cookies(req: &HttpRequest, names: &CookieNames) -> Vec<Str
         names.expire(&names.session_token),
         names.expire(&names.session_data),
     ];
-    let chunk_prefix = format!("{}.", names.session_data);
-    for (name, _) in request_cookies(req) {
-        if name
-            .strip_prefix(&chunk_prefix)
+    let is_chunk = |name: &str, of: &str| {
+        name.strip_prefix(of)
+            .and_then(|rest| rest.strip_prefix('.'))
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
-        {
+    };
+    for (name, _) in request_cookies(req) {
+        if is_chunk(name, &names.session_data) {
+            out.push(names.expire(name));
+        }
+    }
+    // Stateless mode's account cookie goes with the session (only sent when there is one).
+    for (name, _) in request_cookies(req) {
+        if name == names.account_data || is_chunk(name, &names.account_data) {
             out.push(names.expire(name));
         }
     }

@@ -32,6 +32,11 @@ pub use session::*;
 
 pub use crate::plugins::jwt::config::*;
 
+/// `DATABASE_URL` value asking for stateless mode.
+pub const STATELESS_DATABASE_URL: &str = "none";
+/// The in-process database of stateless mode (upstream's memory adapter).
+pub const MEMORY_DATABASE_URL: &str = "sqlite::memory:";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -256,6 +261,9 @@ pub struct Config {
     pub base_url: Url,
     pub base_path: String,
     pub database_url: String,
+    /// `DATABASE_URL=none` (and no Redis): upstream's stateless mode. The session cookie
+    /// cache is the authority on sessions; users and accounts live in memory only.
+    pub stateless: bool,
     pub data_dir: PathBuf,
     pub host: String,
     pub port: u16,
@@ -371,7 +379,12 @@ impl Config {
             .or(file.allow_weak_secret)
             .unwrap_or(false);
         let configured_secret = args.secret.clone().or(file.secret);
-        let database_url = match args.database_url.clone().or(file.database_url) {
+        let requested_database = args.database_url.clone().or(file.database_url);
+        // `DATABASE_URL=none`: upstream's stateless mode (no database option): sessions live
+        // in the cookie cache, everything else in memory until the process ends.
+        let stateless = requested_database.as_deref() == Some(STATELESS_DATABASE_URL);
+        let database_url = match requested_database {
+            Some(_) if stateless => MEMORY_DATABASE_URL.to_owned(),
             Some(url) => url,
             None => {
                 ensure_dir(&data_dir)?;
@@ -413,8 +426,9 @@ impl Config {
                 "password.min_length must be between 1 and password.max_length".into(),
             ));
         }
+        let expires_in = file.session.expires_in.unwrap_or(604_800);
         let session = SessionConfig {
-            expires_in: file.session.expires_in.unwrap_or(604_800),
+            expires_in,
             update_age: file.session.update_age.unwrap_or(86_400),
             disable_refresh: file.session.disable_refresh.unwrap_or(false),
             fresh_age: file.session.fresh_age.unwrap_or(86_400),
@@ -424,7 +438,12 @@ impl Config {
                 args.session_cache,
                 args.session_cache_ttl.as_deref(),
             )?,
-            cookie_cache: cookie_cache(&file.session.cookie_cache, &args.cookie_cache)?,
+            cookie_cache: cookie_cache(
+                &file.session.cookie_cache,
+                &args.cookie_cache,
+                stateless && redis.is_none(),
+                expires_in,
+            )?,
         };
         // Max-Age above 400 days is refused by better-call and by browsers.
         if !(60..=34_560_000).contains(&session.expires_in) || session.update_age < 0 {
@@ -466,6 +485,7 @@ impl Config {
             base_url,
             base_path,
             database_url,
+            stateless: stateless && redis.is_none(),
             data_dir,
             host: args
                 .host

@@ -169,6 +169,9 @@ pub struct CookieCacheConfig {
     pub strategy: CookieCacheStrategy,
     /// A cookie of another version is ignored: change it to drop every cached session.
     pub version: String,
+    /// Stateless mode only (upstream `refreshCache`): a believed cookie with less than this
+    /// many seconds left is written again, so that an active session never ends.
+    pub refresh_update_age: Option<i64>,
 }
 
 /// Flags and environment for the cookie cache.
@@ -204,17 +207,23 @@ pub(crate) struct FileCookieCache {
     pub(crate) max_age: Option<TimeSpan>,
     pub(crate) strategy: Option<CookieCacheStrategy>,
     pub(crate) version: Option<String>,
+    pub(crate) refresh_cache: Option<bool>,
 }
 
+/// Upstream's defaults: off, `compact`, 5 minutes; without a database (stateless mode) on,
+/// `jwe`, the session lifetime, refreshed when a fifth of it is left.
 pub(crate) fn cookie_cache(
     file: &FileCookieCache,
     args: &CookieCacheArgs,
+    stateless: bool,
+    session_expires_in: i64,
 ) -> Result<CookieCacheConfig, ConfigError> {
     let max_age = match (&args.cookie_cache_max_age, &file.max_age) {
         (Some(text), _) => {
             TimeSpan::Text(text.clone()).seconds("BETTER_AUTH_COOKIE_CACHE_MAX_AGE")?
         }
         (None, Some(t)) => t.seconds("session.cookie_cache.max_age")?,
+        (None, None) if stateless => session_expires_in,
         (None, None) => 300,
     };
     // Upstream reads 0 as "unset" (`maxAge || 300`); browsers cap Max-Age at 400 days.
@@ -229,13 +238,31 @@ pub(crate) fn cookie_cache(
             "session.cookie_cache.version must not be empty".into(),
         ));
     }
+    let refresh = file.refresh_cache.unwrap_or(stateless);
+    if refresh && !stateless {
+        tracing::warn!(
+            "session.cookie_cache.refresh_cache is for stateless mode (DATABASE_URL=none); \
+             ignored with a database, as upstream does"
+        );
+    }
+    let enabled = args.cookie_cache.or(file.enabled).unwrap_or(stateless);
+    if stateless && !enabled {
+        return Err(ConfigError::Invalid(
+            "DATABASE_URL=none keeps sessions in the cookie cache: it cannot be turned off".into(),
+        ));
+    }
     Ok(CookieCacheConfig {
-        enabled: args.cookie_cache.or(file.enabled).unwrap_or(false),
+        enabled,
         max_age,
         strategy: args
             .cookie_cache_strategy
             .or(file.strategy)
-            .unwrap_or(CookieCacheStrategy::Compact),
+            .unwrap_or(if stateless {
+                CookieCacheStrategy::Jwe
+            } else {
+                CookieCacheStrategy::Compact
+            }),
         version,
+        refresh_update_age: (refresh && stateless).then_some(max_age / 5),
     })
 }

@@ -241,3 +241,47 @@ fn debug_output_hides_the_secret() {
     let c = Config::load(&args(dir.path())).unwrap();
     assert!(!format!("{c:?}").contains(c.secrets.current()));
 }
+
+#[test]
+fn cookie_cache_defaults_follow_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args(dir.path());
+    let c = Config::load(&a).unwrap();
+    let cache = &c.session.cookie_cache;
+    assert!(!c.stateless);
+    assert!(!cache.enabled);
+    assert_eq!(cache.strategy, CookieCacheStrategy::Compact);
+    assert_eq!((cache.max_age, cache.version.as_str()), (300, "1"));
+    assert_eq!(cache.refresh_update_age, None);
+
+    // No database: on, jwe, the session's lifetime, refreshed in its last fifth.
+    a.database_url = Some("none".into());
+    let c = Config::load(&a).unwrap();
+    let cache = &c.session.cookie_cache;
+    assert!(c.stateless);
+    assert_eq!(c.database_url, MEMORY_DATABASE_URL);
+    assert!(cache.enabled);
+    assert_eq!(cache.strategy, CookieCacheStrategy::Jwe);
+    assert_eq!(cache.max_age, 604_800);
+    assert_eq!(cache.refresh_update_age, Some(604_800 / 5));
+    a.cookie_cache.cookie_cache = Some(false);
+    assert!(matches!(Config::load(&a), Err(ConfigError::Invalid(m)) if m.contains("none")));
+
+    // refresh_cache beside a database is ignored, as upstream does.
+    a.database_url = None;
+    a.cookie_cache.cookie_cache = Some(true);
+    a.cookie_cache.cookie_cache_max_age = Some("1m".into());
+    let file = dir.path().join("auth.toml");
+    std::fs::write(
+        &file,
+        "[session.cookie_cache]\nrefresh_cache = true\nstrategy = \"jwt\"\n",
+    )
+    .unwrap();
+    a.config = Some(file);
+    let c = Config::load(&a).unwrap();
+    let cache = &c.session.cookie_cache;
+    assert_eq!(cache.strategy, CookieCacheStrategy::Jwt);
+    assert_eq!((cache.max_age, cache.refresh_update_age), (60, None));
+    a.cookie_cache.cookie_cache_max_age = Some("0".into());
+    assert!(Config::load(&a).is_err());
+}

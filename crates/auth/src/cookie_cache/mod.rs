@@ -7,6 +7,7 @@
 //! version, expired, or not sealed with one of our secrets is ignored (and expired), and the
 //! session is read from storage as if there were no cache.
 
+pub mod account;
 mod chunks;
 mod seal;
 
@@ -25,8 +26,12 @@ pub enum CacheRead {
     /// No `session_data` cookie (or chunks).
     Absent,
     /// A cache for this session, sealed by us (or a TypeScript server with our secret),
-    /// current: the session and user as they were when it was written.
-    Valid(Box<SessionWithUser>),
+    /// current: the session and user as they were when it was written, and when the cookie
+    /// stops counting (ms).
+    Valid {
+        found: Box<SessionWithUser>,
+        expires_at_ms: i64,
+    },
     /// A cookie that must not be believed: unreadable, tampered with, another session's,
     /// another version, or expired.
     Refused,
@@ -51,7 +56,10 @@ pub fn read(req: &HttpRequest, config: &Config, names: &CookieNames, token: &str
         && expires_at_ms >= now.millis()
         && cached.found.session.expires_at >= now;
     if believed {
-        CacheRead::Valid(Box::new(cached.found))
+        CacheRead::Valid {
+            found: Box::new(cached.found),
+            expires_at_ms,
+        }
     } else {
         CacheRead::Refused
     }

@@ -29,7 +29,9 @@ const COMPACT_FALLBACK_SECONDS: i64 = 60;
 const JWT_FALLBACK_SECONDS: i64 = 300;
 /// Clock tolerance upstream gives JWE cookies (`jwtDecrypt`'s `clockTolerance`).
 const JWE_CLOCK_TOLERANCE_SECONDS: i64 = 15;
-const JWE_SALT: &str = "better-auth-session";
+/// HKDF salts: the session cache and (stateless mode) the account cookie.
+pub(super) const SESSION_SALT: &str = "better-auth-session";
+pub(super) const ACCOUNT_SALT: &str = "better-auth-account";
 const JWE_INFO: &[u8] = b"BetterAuth.js Generated Encryption Key";
 const JWE_ENC: &str = "A256CBC-HS512";
 
@@ -70,12 +72,7 @@ pub fn seal(
             // Encoding a JSON map with an HMAC key has no failure case.
             jsonwebtoken::encode(&header, &claims, &key).unwrap_or_default()
         }
-        CookieCacheStrategy::Jwe => {
-            let mut claims = with_times(payload, max_age, now_ms);
-            claims.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
-            let key = jwe_key(secrets.current());
-            jwe_seal(&key, &json(&claims)).unwrap_or_default()
-        }
+        CookieCacheStrategy::Jwe => seal_jwe(secrets, SESSION_SALT, payload, max_age, now_ms),
     }
 }
 
@@ -89,7 +86,7 @@ pub fn open(
     match strategy {
         CookieCacheStrategy::Compact => open_compact(secrets, value),
         CookieCacheStrategy::Jwt => secrets.all().find_map(|s| open_jwt(s, value, now_ms)),
-        CookieCacheStrategy::Jwe => open_jwe(secrets, value, now_ms),
+        CookieCacheStrategy::Jwe => open_jwe(secrets, SESSION_SALT, value, now_ms),
     }
 }
 
@@ -139,7 +136,22 @@ fn open_jwt(secret: &str, value: &str, now_ms: i64) -> Option<Opened> {
     Some(opened_claims(data.claims, now_ms))
 }
 
-fn open_jwe(secrets: &Secrets, value: &str, now_ms: i64) -> Option<Opened> {
+/// Upstream's `symmetricEncodeJWT`: claims = payload + `iat` + `exp` + `jti`.
+pub(super) fn seal_jwe(
+    secrets: &Secrets,
+    salt: &str,
+    payload: Map<String, Value>,
+    max_age: Option<i64>,
+    now_ms: i64,
+) -> String {
+    let mut claims = with_times(payload, max_age, now_ms);
+    claims.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
+    let key = jwe_key(secrets.current(), salt);
+    jwe_seal(&key, &json(&claims)).unwrap_or_default()
+}
+
+/// Upstream's `symmetricDecodeJWT`.
+pub(super) fn open_jwe(secrets: &Secrets, salt: &str, value: &str, now_ms: i64) -> Option<Opened> {
     let header = value.split('.').next()?;
     let Value::Object(header) =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?
@@ -155,12 +167,14 @@ fn open_jwe(secrets: &Secrets, value: &str, now_ms: i64) -> Option<Opened> {
             let kid = kid.as_str()?;
             let key = secrets
                 .all()
-                .map(jwe_key)
+                .map(|s| jwe_key(s, salt))
                 .find(|key| thumbprint(key) == kid)?;
             jwe_open(&key, value)?
         }
         // Upstream's older cookies carry no `kid`: try every secret.
-        None => secrets.all().find_map(|s| jwe_open(&jwe_key(s), value))?,
+        None => secrets
+            .all()
+            .find_map(|s| jwe_open(&jwe_key(s, salt), value))?,
     };
     let Value::Object(claims) = serde_json::from_slice(&plaintext).ok()? else {
         return None;
@@ -220,10 +234,10 @@ fn jwe_open(key: &[u8; 64], value: &str) -> Option<Vec<u8>> {
     Some(plaintext)
 }
 
-/// Upstream's JWE key for the session cache.
-fn jwe_key(secret: &str) -> [u8; 64] {
+/// Upstream's JWE key for a cookie kind (the salt).
+fn jwe_key(secret: &str, salt: &str) -> [u8; 64] {
     let mut key = [0u8; 64];
-    let hkdf = hkdf::Hkdf::<Sha256>::new(Some(JWE_SALT.as_bytes()), secret.as_bytes());
+    let hkdf = hkdf::Hkdf::<Sha256>::new(Some(salt.as_bytes()), secret.as_bytes());
     // 64 bytes is far below HKDF-SHA256's 8160-byte limit.
     let _ = hkdf.expand(JWE_INFO, &mut key);
     key

@@ -95,9 +95,9 @@ pub async fn unlink_account(
     ))
 }
 
-/// The account selector of the token endpoints: `{accountId, userId?}` (strict). The
-/// account cookie variant (`useAccountCookie`) needs `storeAccountCookie`, which we do not
-/// offer, so it finds no account.
+/// The account selector of the token endpoints: `{accountId, userId?}` (strict), or
+/// `{useAccountCookie: true}`: the `account_data` cookie, which only stateless mode writes
+/// (upstream's `storeAccountCookie`); elsewhere it finds no account.
 fn selection(fields: &Map<String, Value>, place: &str) -> ApiResult<Option<String>> {
     let invalid = || ApiError::Validation(format!("[{place}] Invalid input"));
     for key in fields.keys() {
@@ -126,7 +126,11 @@ async fn selected_account(
         return Err(SocialError::UnauthorizedEmpty.into());
     };
     let Some(account_id) = account_id else {
-        return Err(SocialError::AccountNotFound.into());
+        // `useAccountCookie`: the account in stateless mode's `account_data` cookie, if it
+        // is the signed-in user's.
+        return crate::cookie_cache::account::read(req, &state.config, &state.cookies)
+            .filter(|a| a.user_id == current.user.id)
+            .ok_or_else(|| SocialError::AccountNotFound.into());
     };
     state
         .store

@@ -46,10 +46,17 @@ pub async fn lookup_with(
             set_cookies,
         });
     };
+    // Stateless mode: the cookie is the authority on the session (upstream's
+    // `getAuthoritativeSessionFromCtx` without a server-side store).
+    let from_cookie_cache = from_cookie_cache || state.config.stateless;
     if cache_enabled && from_cookie_cache {
         match cookie_cache::read(req, &state.config, &state.cookies, &token) {
-            CacheRead::Valid(found) => {
+            CacheRead::Valid {
+                found,
+                expires_at_ms,
+            } => {
                 state.metrics.cookie_cache_hits.inc();
+                set_cookies.extend(refresh_cache(req, state, &found, expires_at_ms));
                 return Ok(Lookup {
                     session: Some(*found),
                     set_cookies,
@@ -119,6 +126,39 @@ pub async fn lookup_with(
         session: Some(found),
         set_cookies,
     })
+}
+
+/// Stateless mode's `refreshCache`: a believed cookie close to its end is written again
+/// (with the token cookie), so that a session in use does not end with its cache.
+fn refresh_cache(
+    req: &HttpRequest,
+    state: &AppState,
+    found: &SessionWithUser,
+    expires_at_ms: i64,
+) -> Vec<String> {
+    let Some(update_age) = state.config.session.cookie_cache.refresh_update_age else {
+        return Vec::new();
+    };
+    if expires_at_ms - Timestamp::now().millis() >= update_age * 1000 {
+        return Vec::new();
+    }
+    let remember = !cookies::dont_remember(req, &state.config, &state.cookies);
+    let mut set = cookies::session_cookies(
+        &state.config,
+        &state.cookies,
+        &found.session.token,
+        remember,
+    );
+    // Upstream writes the refreshed cache as a remembered one.
+    set.extend(cookie_cache::issue(
+        req,
+        &state.config,
+        &state.cookies,
+        &found.session,
+        &found.user,
+        true,
+    ));
+    set
 }
 
 pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {

@@ -210,7 +210,8 @@ pub async fn sign_in_social(
         Ok(s) => s,
         Err(reason) => return Err(SocialError::OAuthLink(reason.to_owned()).into()),
     };
-    let set = super::session_cookie(&req, &state, &signed_in.session, &signed_in.user);
+    let mut set = super::session_cookie(&req, &state, &signed_in.session, &signed_in.user);
+    set.extend(account_cookie(&req, &state, provider.id(), &info.account_id).await);
     Ok(super::json_with_cookies(
         &json!({
             "redirect": false,
@@ -760,6 +761,7 @@ pub async fn callback_get(
                 &signed_in.session,
                 &signed_in.user,
             ));
+            set.extend(account_cookie(&req, &state, provider.id(), &info.account_id).await);
             let target = match (&data.new_user_url, signed_in.is_register) {
                 (Some(new_user), true) => new_user.clone(),
                 _ => data.callback_url.clone(),
@@ -767,6 +769,35 @@ pub async fn callback_get(
             redirect_to(&state, &target, set)
         }
         Err(reason) => fail(&reason.replace(' ', "_"), None),
+    }
+}
+
+/// Stateless mode: the signed-in provider account in the `account_data` cookie, which
+/// outlives the in-memory store (upstream's `storeAccountCookie`, on without a database).
+async fn account_cookie(
+    req: &HttpRequest,
+    state: &AppState,
+    provider_id: &str,
+    account_id: &str,
+) -> Vec<String> {
+    if !state.config.stateless {
+        return Vec::new();
+    }
+    // The sign-in stands without it (the in-memory row serves until a restart).
+    match state
+        .store
+        .accounts()
+        .find_by_key(provider_id, account_id)
+        .await
+    {
+        Ok(Some(account)) => {
+            crate::cookie_cache::account::issue(req, &state.config, &state.cookies, &account)
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "stateless mode: no account cookie");
+            Vec::new()
+        }
     }
 }
 

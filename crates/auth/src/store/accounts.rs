@@ -132,8 +132,10 @@ impl Accounts<'_> {
     }
 }
 
-/// An account row as upstream's adapter returns it.
-#[derive(Debug, Clone)]
+/// An account row as upstream's adapter returns it (and, in stateless mode, as the
+/// `account_data` cookie carries it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Account {
     pub id: String,
     pub account_id: String,
@@ -148,6 +150,7 @@ pub struct Account {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// Only when the database has the column (Better Auth 1.7.0-1.7.2 schemas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
 }
 

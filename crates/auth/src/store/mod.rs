@@ -98,6 +98,20 @@ fn connect_options(url: &str) -> ConnectOptions {
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
+    if url == crate::config::MEMORY_DATABASE_URL {
+        // Stateless mode's in-memory database lives as long as a connection to it: keep
+        // exactly one, never closed for idleness or age (and no shared-cache lock errors).
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Memory)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+    }
     options
 }
 

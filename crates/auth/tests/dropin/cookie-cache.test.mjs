@@ -81,3 +81,36 @@ for (const kind of BACKENDS) {
     });
   }
 }
+
+describe("stateless mode (no database) on both servers", () => {
+  let db, ref, ours;
+  before(async () => {
+    db = await freshDatabase("sqlite"); // only for the data directories: neither opens it
+    ref = await startReference(db, { REF_STATELESS: "1" });
+    ours = await startOurs(db, { DATABASE_URL: "none" });
+  });
+  after(async () => {
+    await ours?.stop();
+    await ref?.stop();
+  });
+
+  test("a session cookie set by one is a session on the other (the jwe cache carries it)", async () => {
+    for (const [maker, reader] of [
+      [ref, ours],
+      [ours, ref],
+    ]) {
+      const email = uniqueEmail("stateless");
+      const up = await call(maker, "POST", "/sign-up/email", { json: { email, password: PASSWORD, name: "S" } });
+      assert.equal(up.status, 200, up.text);
+      const cookie = jar(up.cookies);
+      const data = cookie.split("; ").find((p) => p.startsWith(`${DATA}=`));
+      assert.ok(data, `${maker.name} wrote no cache: ${cookie}`);
+      assert.equal(data.split("=")[1].split(".").length, 5, `${maker.name}: not a JWE`);
+      // The reader never saw this user: only the cookie can answer.
+      const found = await call(reader, "GET", "/get-session", { cookie });
+      assert.equal(found.body?.user?.email, email, `${reader.name}: ${found.text}`);
+      const payload = await getCookieCache(new Headers({ cookie }), { secret: SECRET, strategy: "jwe", isSecure: false });
+      assert.equal(payload?.user?.email, email);
+    }
+  });
+});

@@ -3,8 +3,9 @@
 // own migrator, served on 127.0.0.1:$PORT. With REDIS_PORT set, sessions and verification
 // values live in Redis as upstream's `secondaryStorage` (REDIS_PREFIX before every key).
 //
-// Env: PORT, BASE_URL, BETTER_AUTH_SECRET, DATABASE_URL (postgres) or DB_PATH (SQLite),
-// REDIS_PORT, REDIS_PREFIX, and the REF_* options of reference-options.mjs.
+// Env: PORT, BASE_URL, BETTER_AUTH_SECRET, DATABASE_URL (postgres) or DB_PATH (SQLite) or
+// REF_STATELESS=1 (no database), REDIS_PORT, REDIS_PREFIX, and the REF_* options of
+// reference-options.mjs.
 import http from "node:http";
 import net from "node:net";
 
@@ -65,7 +66,9 @@ function redisClient(port) {
 }
 
 
-const { database, close } = await referenceDatabase();
+// REF_STATELESS=1: no database at all (upstream's stateless mode).
+const stateless = process.env.REF_STATELESS === "1";
+const { database, close } = stateless ? { database: undefined, close: () => {} } : await referenceDatabase();
 const options = referenceOptions(database);
 let redis = null;
 if (process.env.REDIS_PORT) {
@@ -84,8 +87,10 @@ if (process.env.REDIS_PORT) {
     getAndDelete: (key) => redis.send("GETDEL", prefix + key),
   };
 }
-const { runMigrations } = await getMigrations(options);
-await runMigrations();
+if (!stateless) {
+  const { runMigrations } = await getMigrations(options);
+  await runMigrations();
+}
 const server = http.createServer(toNodeHandler(betterAuth(options)));
 server.keepAliveTimeout = 65_000;
 server.listen(Number(process.env.PORT), process.env.HOST || "127.0.0.1");

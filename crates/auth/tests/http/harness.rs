@@ -115,6 +115,13 @@ impl TestServer {
         )
     }
 
+    /// A server in stateless mode (`DATABASE_URL=none`): an in-memory store of its own;
+    /// `sibling` gives a restarted one (same secret, empty memory).
+    pub async fn start_stateless(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let db_dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
+        Self::start_on("none".into(), db_dir, tweak).await
+    }
+
     /// The configuration `c` was loaded from, with a TOML file added.
     fn reload(c: &Config, file: &std::path::Path) -> Config {
         Config::load(&ConfigArgs {

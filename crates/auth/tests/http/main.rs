@@ -35,3 +35,4 @@ mod security;
 mod session_cache;
 mod sessions;
 mod social;
+mod stateless;

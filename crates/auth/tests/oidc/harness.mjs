@@ -157,11 +157,10 @@ export async function startRecordings() {
 }
 
 /** Writes the TOML config and starts better-auth-server; resolves when it answers. */
-export async function startServer({ op, recordings, extraToml = "" }) {
+export async function startServer({ op, recordings, extraToml = "", databaseUrl = process.env.DATABASE_URL, port, secret }) {
   const bin = process.env.BIN;
-  const databaseUrl = process.env.DATABASE_URL;
   if (!bin || !databaseUrl) throw new Error("BIN and DATABASE_URL are required");
-  const port = Number(process.env.AUTH_PORT) || (await freePort());
+  port ??= Number(process.env.AUTH_PORT) || (await freePort());
   const base = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), "oidc-tests-"));
   const toml = `
@@ -216,7 +215,7 @@ jwks_url = "${recordings.base}/google/oauth2/v3/certs"
       HOST: "127.0.0.1",
       PORT: String(port),
       BETTER_AUTH_URL: base,
-      BETTER_AUTH_SECRET: `oidc-test-secret-${randomUUID()}`,
+      BETTER_AUTH_SECRET: secret ?? `oidc-test-secret-${randomUUID()}`,
       BETTER_AUTH_RATE_LIMIT_ENABLED: "false",
       OIDC_TEST_CLIENT_SECRET: "ba-client-secret-0123456789",
       RUST_LOG: process.env.RUST_LOG ?? "warn",
@@ -225,7 +224,7 @@ jwks_url = "${recordings.base}/google/oauth2/v3/certs"
   });
   for (let i = 0; i < 150; i++) {
     try {
-      if ((await fetch(`${base}/api/auth/ok`)).ok) return { child, base, api: `${base}/api/auth` };
+      if ((await fetch(`${base}/api/auth/ok`)).ok) return { child, base, port, api: `${base}/api/auth` };
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
