@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../lib/browser.mjs";
 
 const SETUPS = [
   { name: "cross-origin", app: process.env.APP_CROSS_ORIGIN },
@@ -15,16 +15,7 @@ const ARTIFACTS = path.join(import.meta.dirname, "..", "artifacts");
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    headless: true,
-    // No network beyond loopback here: keep Chromium from calling home.
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--disable-default-apps", "--disable-extensions", "--metrics-recording-only",
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => browser?.close());
 

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../lib/browser.mjs";
 
 const SETUPS = [
   { name: "compact", app: process.env.APP_CROSS_ORIGIN, auth: "http://localhost:3101", segments: 1 },
@@ -20,15 +20,7 @@ const PASSWORD = "password123";
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--disable-default-apps", "--disable-extensions", "--metrics-recording-only",
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => browser?.close());
 
