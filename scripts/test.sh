@@ -40,6 +40,9 @@ fi
 cargo build --quiet --workspace --all-features --bins
 BIN="$ROOT/target/debug/better-auth-server"
 
+echo "== OpenAPI document of the open-api plugin: openapi-spec-validator (OpenAPI 3.1)"
+(cd "$PY_DIR" && BETTER_AUTH_BIN="$BIN" "$VENV/bin/python" -m unittest test_openapi)
+
 WORK="$(mktemp -d)"
 SERVER_PID=""
 PG_SCHEMA=""

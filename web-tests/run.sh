@@ -10,6 +10,7 @@
 #   both: an OpenID Provider (oidc-provider, crates/auth/tests/oidc/op-server.mjs) on
 #         http://127.0.0.1:3104, configured on both auth servers as the provider "oidc"
 #   the session cookie cache: (a) compact, (b) jwe, (c) jwt; proxy.js and app/cached read it
+#   the open-api plugin on (a): its reference page, offline (tests/reference.test.mjs)
 #
 # Every port must be free before it starts: a port in use is an error, not a reuse.
 # Needs the debug binaries (scripts/test.sh builds them), node_modules (npm ci) and
@@ -74,7 +75,7 @@ discovery_url = "$OP/.well-known/openid-configuration"
 scopes = ["email", "profile"]
 EOF
 start auth-a env RUST_LOG=warn BETTER_AUTH_SECRET="$secret" BETTER_AUTH_DATA_DIR="$WORK/auth-a" DATABASE_URL= \
-  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session \
+  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session,open-api \
   BETTER_AUTH_COOKIE_CACHE=true BETTER_AUTH_COOKIE_CACHE_STRATEGY=compact \
   HOST=127.0.0.1 PORT=3101 BETTER_AUTH_URL=http://localhost:3101 BETTER_AUTH_TRUSTED_ORIGINS=http://localhost:3100 \
   "$AUTH_BIN" serve

@@ -3,7 +3,7 @@
 //! that send mail or check passwords; a refused request gets `429` and `X-Retry-After`.
 //!
 //! Stricter than upstream, which keys on the raw request path: here each endpoint declares
-//! its rule where it is registered (`routes::resource(path, Rule)`), the limiter runs on the
+//! its rule where it is declared (`Api::endpoint(path, Rule)`, registered by `routes::resource`), the limiter runs on the
 //! matched route and keys on the route's pattern. Every spelling of a path that reaches a
 //! handler (`/sign-in/%65mail`, `?a=1`) therefore spends the one budget, and requests that
 //! match no route share one bucket per client (`/{unmatched:.*}`).

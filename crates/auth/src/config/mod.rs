@@ -152,7 +152,7 @@ pub struct ConfigArgs {
     #[arg(long, env = "BETTER_AUTH_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
     /// Comma-separated plugin ids to enable besides jwt and bearer (upstream's ids:
-    /// `username,anonymous,multi-session,one-time-token,last-login-method`); options go in
+    /// `username,anonymous,multi-session,one-time-token,last-login-method,open-api`); options go in
     /// `[plugins.<id>]` tables.
     #[arg(long, env = "BETTER_AUTH_PLUGINS", global = true)]
     pub plugins: Option<String>,

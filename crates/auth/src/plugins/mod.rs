@@ -3,8 +3,8 @@
 //! (`config.rs` of the plugin parses its options); jwt and bearer are on by default.
 //!
 //! The extension points, all optional (a plugin implements what it needs):
-//! 1. `routes`: its endpoints, each registered through `routes::resource` with its
-//!    rate-limit rule (so no spelling of a path escapes it).
+//! 1. `routes`: its endpoints, each declared through `routes::Api` with its rate-limit rule
+//!    (so no spelling of a path escapes it) and what it answers (the OpenAPI document).
 //! 2. `schema`: the fields it adds to `user` and `session` and the tables it owns, as named
 //!    migrations (applied when it is enabled; `schema::migrate`).
 //! 3. `session_token`: a session token carried by the request other than in the cookie
@@ -25,6 +25,7 @@ pub mod jwt;
 pub mod last_login_method;
 pub mod multi_session;
 pub mod one_time_token;
+pub mod open_api;
 pub mod username;
 
 use std::any::Any;
@@ -53,7 +54,8 @@ pub trait Plugin: Send + Sync + 'static {
     /// For handlers that need their plugin's options (`state.plugin::<T>()`).
     fn as_any(&self) -> &dyn Any;
 
-    fn routes(&self, _cfg: &mut web::ServiceConfig) {}
+    /// Declares the plugin's endpoints (registered and described for the OpenAPI document).
+    fn routes(&self, _api: &mut crate::routes::Api) {}
 
     fn schema(&self) -> Vec<SchemaMigration> {
         Vec::new()
@@ -195,9 +197,15 @@ impl Plugins {
             .find_map(|p| p.as_any().downcast_ref::<T>())
     }
 
-    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+    /// Each plugin's endpoints, tagged with its name as upstream's document tags them
+    /// (`Username`, `Multi-session`).
+    pub fn configure(&self, api: &mut crate::routes::Api) {
         for plugin in &self.list {
-            plugin.routes(cfg);
+            let id = plugin.id();
+            let mut tag: String = id.chars().take(1).flat_map(char::to_uppercase).collect();
+            tag.push_str(&id[id.chars().next().map_or(0, char::len_utf8)..]);
+            api.set_tag(tag);
+            plugin.routes(api);
         }
     }
 
@@ -288,6 +296,11 @@ const REGISTRY: &[Registration] = &[
         id: "last-login-method",
         on_by_default: false,
         build: last_login_method::plugin,
+    },
+    Registration {
+        id: "open-api",
+        on_by_default: false,
+        build: open_api::plugin,
     },
 ];
 

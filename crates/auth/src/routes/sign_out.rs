@@ -17,6 +17,7 @@ impl RequestBody for SignOut {
     fn read(v: &mut Validator<'_>) -> Option<Self> {
         v.opt_string("callbackURL");
         v.opt_bool("disableRedirect");
+        v.opt_string("state");
         Some(SignOut)
     }
 }

@@ -3,7 +3,7 @@
 // the same schema:
 //   REF_PLUGINS         comma list of upstream plugin ids (default "jwt,bearer"), in the
 //                       order our registry uses: jwt, bearer, username, anonymous,
-//                       multi-session, one-time-token, last-login-method
+//                       multi-session, one-time-token, last-login-method, open-api
 //   REF_OPTIONS         JSON: options per plugin, keyed by plugin id or by the factory's
 //                       name, e.g. {"last-login-method": {"storeInDatabase": true}} or
 //                       {"lastLoginMethod": {"storeInDatabase": true}, "multiSession": {"maximumSessions": 3}};
@@ -12,7 +12,7 @@
 //   REF_SESSION_FIELDS  JSON: session.additionalFields
 //   REF_RESET_LOG       "1": password reset on, links printed to stderr as `RESET <url>`
 //   REF_COOKIE_CACHE    JSON: session.cookieCache (e.g. {"enabled": true, "strategy": "jwe"})
-import { anonymous, bearer, jwt, lastLoginMethod, multiSession, oneTimeToken, username } from "better-auth/plugins";
+import { anonymous, bearer, jwt, lastLoginMethod, multiSession, oneTimeToken, openAPI, username } from "better-auth/plugins";
 
 const FACTORIES = {
   jwt,
@@ -22,6 +22,7 @@ const FACTORIES = {
   "multi-session": multiSession,
   "one-time-token": oneTimeToken,
   "last-login-method": lastLoginMethod,
+  "open-api": openAPI,
 };
 
 // "multi-session" -> "multiSession": the name of the factory export (REF_OPTIONS accepts both).

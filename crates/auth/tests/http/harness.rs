@@ -81,6 +81,8 @@ pub struct TestServer {
     /// Holds the SQLite file while this server or a sibling uses it.
     db_dir: std::sync::Arc<tempfile::TempDir>,
     _dir: tempfile::TempDir,
+    /// The published OpenAPI document, as the contract test reads it (built on first use).
+    contract: std::sync::OnceLock<crate::contract::Contract>,
 }
 
 impl TestServer {
@@ -184,6 +186,7 @@ impl TestServer {
             database_url,
             db_dir,
             _dir: dir,
+            contract: std::sync::OnceLock::new(),
         }
     }
 
@@ -200,7 +203,24 @@ impl TestServer {
         if let Some(c) = cookie {
             req = req.header(COOKIE, c);
         }
-        Resp::from(req.send().await.expect("request")).await
+        self.checked(
+            "GET",
+            path,
+            Resp::from(req.send().await.expect("request")).await,
+        )
+    }
+
+    /// The contract test (`contract.rs`): the answer must match the published document.
+    fn checked(&self, method: &str, path: &str, resp: Resp) -> Resp {
+        let contract = self.contract.get_or_init(|| {
+            crate::contract::Contract::new(&better_auth_server::plugins::open_api::document(
+                &self.state,
+            ))
+        });
+        if let Err(mismatch) = contract.check(method, path, &resp) {
+            panic!("contract: {mismatch}");
+        }
+        resp
     }
 
     /// A JSON POST as the browser client sends it (same-origin `Origin` when a cookie goes along).
@@ -213,7 +233,11 @@ impl TestServer {
         if let Some(c) = cookie {
             req = req.header(COOKIE, c).header("origin", &self.origin);
         }
-        Resp::from(req.send().await.expect("request")).await
+        self.checked(
+            "POST",
+            path,
+            Resp::from(req.send().await.expect("request")).await,
+        )
     }
 
     pub fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -228,11 +252,16 @@ impl TestServer {
         content_type: Option<&str>,
         body: String,
     ) -> Resp {
+        let name = method.as_str().to_owned();
         let mut req = self.raw(method, path).body(body);
         if let Some(ct) = content_type {
             req = req.header(CONTENT_TYPE, ct);
         }
-        Resp::from(req.send().await.expect("request")).await
+        self.checked(
+            &name,
+            path,
+            Resp::from(req.send().await.expect("request")).await,
+        )
     }
 
     pub async fn sign_up(&self, email: &str, password: &str) -> Resp {

@@ -8,6 +8,7 @@
     reason = "test helpers fail the test loudly; that is their job"
 )]
 
+mod contract;
 mod harness;
 mod mailbox;
 
@@ -22,6 +23,7 @@ mod email_password;
 mod input_limits;
 mod jwt;
 mod load;
+mod open_api;
 mod origin_and_cors;
 mod plugin_anonymous;
 mod plugin_schema;

@@ -116,8 +116,8 @@ impl Plugin for AnonymousPlugin {
         self
     }
 
-    fn routes(&self, cfg: &mut actix_web::web::ServiceConfig) {
-        routes::configure(cfg);
+    fn routes(&self, api: &mut crate::routes::Api) {
+        routes::configure(api);
     }
 
     fn schema(&self) -> Vec<SchemaMigration> {

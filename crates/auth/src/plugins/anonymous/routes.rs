@@ -12,17 +12,29 @@ use crate::error::{ApiError, ApiResult};
 use crate::models::{Timestamp, User};
 use crate::rate_limit::Rule;
 use crate::routes::body::{self, Body, NoSchema};
-use crate::routes::{json_with_cookies, resource, session, start_session};
+use crate::routes::{json_with_cookies, session, start_session, Api, Doc};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/sign-in/anonymous", Rule::Credentials).route(web::post().to(sign_in_anonymous)),
-    )
-    .service(
-        resource("/delete-anonymous-user", Rule::Default)
-            .route(web::post().to(delete_anonymous_user)),
+pub fn configure(api: &mut Api) {
+    use crate::routes::api::schema::*;
+    let e = api.endpoint("/sign-in/anonymous", Rule::Credentials).post(
+        sign_in_anonymous,
+        Doc::new("signInAnonymous", "Signs in as a new anonymous user").ok(object(
+            &[("token", string()), ("user", user())],
+            &["token", "user"],
+        )),
     );
+    api.add(e);
+    let e = api.endpoint("/delete-anonymous-user", Rule::Default).post(
+        delete_anonymous_user,
+        Doc::new(
+            "deleteAnonymousUser",
+            "Deletes the signed-in anonymous user",
+        )
+        .ok(object(&[("success", boolean())], &["success"]))
+        .signed_in(),
+    );
+    api.add(e);
 }
 
 fn plugin(state: &AppState) -> ApiResult<&AnonymousPlugin> {

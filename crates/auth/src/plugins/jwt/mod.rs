@@ -49,9 +49,35 @@ impl Plugin for JwtPlugin {
         self
     }
 
-    fn routes(&self, cfg: &mut web::ServiceConfig) {
-        cfg.service(crate::routes::resource("/token", Rule::Default).route(web::get().to(token)))
-            .service(crate::routes::resource("/jwks", Rule::Default).route(web::get().to(jwks)));
+    fn routes(&self, api: &mut crate::routes::Api) {
+        use crate::routes::api::schema::*;
+        use crate::routes::Doc;
+        let e = api.endpoint("/token", Rule::Default).get(
+            token,
+            Doc::new(
+                "getJSONWebToken",
+                "A JWT for the signed-in user, for your APIs",
+            )
+            .ok(object(&[("token", string())], &["token"]))
+            .signed_in(),
+        );
+        api.add(e);
+        let key = object(
+            &[
+                ("kid", string()),
+                ("kty", string()),
+                ("alg", string()),
+                ("crv", string()),
+                ("x", string()),
+            ],
+            &["kid", "kty"],
+        );
+        let e = api.endpoint("/jwks", Rule::Default).get(
+            jwks,
+            Doc::new("getJSONWebKeySet", "The public keys that verify the JWTs")
+                .ok(object(&[("keys", array(key))], &["keys"])),
+        );
+        api.add(e);
     }
 
     /// `set-auth-jwt` on get-session: the same JWT as /token, for a live session.

@@ -92,8 +92,8 @@ impl Plugin for MultiSessionPlugin {
         self
     }
 
-    fn routes(&self, cfg: &mut actix_web::web::ServiceConfig) {
-        routes::configure(cfg);
+    fn routes(&self, api: &mut crate::routes::Api) {
+        routes::configure(api);
     }
 
     /// Upstream's two after hooks: a new session gets its `_multi-` cookie (the same user's

@@ -10,16 +10,40 @@ use crate::error::{ApiError, ApiResult};
 use crate::models::{SessionWithUser, Timestamp};
 use crate::rate_limit::Rule;
 use crate::routes::body::{Body, RequestBody, Validator};
-use crate::routes::{json_with_cookies, resource, session, session_cookie};
+use crate::routes::{json_with_cookies, session, session_cookie, Api, Doc};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/multi-session/list-device-sessions", Rule::Default)
-            .route(web::get().to(list_device_sessions)),
-    )
-    .service(resource("/multi-session/set-active", Rule::Default).route(web::post().to(set_active)))
-    .service(resource("/multi-session/revoke", Rule::Default).route(web::post().to(revoke)));
+pub fn configure(api: &mut Api) {
+    use crate::routes::api::schema::*;
+    let e = api
+        .endpoint("/multi-session/list-device-sessions", Rule::Default)
+        .get(
+            list_device_sessions,
+            Doc::new(
+                "listDeviceSessions",
+                "The sessions signed in in this browser",
+            )
+            .ok(array(session_and_user())),
+        );
+    api.add(e);
+    let e = api
+        .endpoint("/multi-session/set-active", Rule::Default)
+        .post(
+            set_active,
+            Doc::new(
+                "setActiveSession",
+                "Makes one of this browser's sessions the active one",
+            )
+            .ok(session_and_user()),
+        );
+    api.add(e);
+    let e = api.endpoint("/multi-session/revoke", Rule::Default).post(
+        revoke,
+        Doc::new("revokeDeviceSession", "Ends one of this browser's sessions")
+            .ok(status())
+            .signed_in(),
+    );
+    api.add(e);
 }
 
 /// `{sessionToken}`

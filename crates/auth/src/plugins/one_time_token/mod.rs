@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::models::{Session, Timestamp};
 use crate::rate_limit::Rule;
 use crate::routes::body::{Body, RequestBody, Validator};
-use crate::routes::{json_with_cookies, resource, session, session_cookie};
+use crate::routes::{json_with_cookies, session, session_cookie};
 use crate::state::AppState;
 
 /// `[plugins.one_time_token]`
@@ -114,11 +114,28 @@ impl Plugin for OneTimeTokenPlugin {
         self
     }
 
-    fn routes(&self, cfg: &mut web::ServiceConfig) {
-        cfg.service(
-            resource("/one-time-token/generate", Rule::Default).route(web::get().to(generate)),
-        )
-        .service(resource("/one-time-token/verify", Rule::Default).route(web::post().to(verify)));
+    fn routes(&self, api: &mut crate::routes::Api) {
+        use crate::routes::api::schema::*;
+        use crate::routes::Doc;
+        let e = api.endpoint("/one-time-token/generate", Rule::Default).get(
+            generate,
+            Doc::new(
+                "generateOneTimeToken",
+                "A single-use token for the signed-in session",
+            )
+            .ok(object(&[("token", string())], &["token"]))
+            .signed_in(),
+        );
+        api.add(e);
+        let e = api.endpoint("/one-time-token/verify", Rule::Default).post(
+            verify,
+            Doc::new(
+                "verifyOneTimeToken",
+                "Uses a one-time token: its session, signed in here",
+            )
+            .ok(session_and_user()),
+        );
+        api.add(e);
     }
 
     /// `set-ott` on answers that made a session, when asked for.

@@ -7,17 +7,25 @@ use super::{UsernamePlugin, INVALID_USERNAME_OR_PASSWORD, SIGN_IN_INVALID_USERNA
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Rule;
 use crate::routes::body::{self, Body, MediaTypes, RequestBody, Validator};
-use crate::routes::{resource, sign_in};
+use crate::routes::{sign_in, Api, Doc};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/sign-in/username", Rule::Credentials).route(web::post().to(sign_in_username)),
-    )
-    .service(
-        resource("/is-username-available", Rule::Default)
-            .route(web::post().to(is_username_available)),
+pub fn configure(api: &mut Api) {
+    use crate::routes::api::schema::*;
+    let e = api.endpoint("/sign-in/username", Rule::Credentials).post(
+        sign_in_username,
+        Doc::new("signInUsername", "Signs in with a username and password").ok(object(
+            &[("token", string()), ("user", user())],
+            &["token", "user"],
+        )),
     );
+    api.add(e);
+    let e = api.endpoint("/is-username-available", Rule::Default).post(
+        is_username_available,
+        Doc::new("isUsernameAvailable", "Whether a username is free")
+            .ok(object(&[("available", boolean())], &["available"])),
+    );
+    api.add(e);
 }
 
 fn plugin(state: &AppState) -> ApiResult<&UsernamePlugin> {

@@ -71,6 +71,16 @@ pub struct Validator<'a> {
     /// `body`, or `body.idToken` inside a nested object.
     path: String,
     issues: Vec<String>,
+    /// Describing instead of validating: the fields a body type reads, for the OpenAPI
+    /// document (`Validator::recording`).
+    recorder: Option<Recorder>,
+}
+
+/// The JSON Schema of the fields a body type reads, in the order it reads them.
+#[derive(Default)]
+struct Recorder {
+    properties: Map<String, Value>,
+    required: Vec<String>,
 }
 
 static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
@@ -82,6 +92,7 @@ impl<'a> Validator<'a> {
             fields,
             path: "body".into(),
             issues: Vec::new(),
+            recorder: None,
         };
         match (body, shape) {
             (Some(Value::Object(fields)), _) => Ok(validator(fields)),
@@ -103,6 +114,47 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A validator over no fields that notes what a body type reads: running a type's
+    /// `read` through it gives the JSON Schema of the body (issues are ignored).
+    pub fn recording() -> Validator<'static> {
+        Validator {
+            fields: &EMPTY,
+            path: "body".into(),
+            issues: Vec::new(),
+            recorder: Some(Recorder::default()),
+        }
+    }
+
+    /// The JSON Schema of what was read while recording, for a body of this shape.
+    pub fn recorded_schema(&self, shape: Shape) -> Value {
+        let recorder = self.recorder.as_ref();
+        let mut schema = Map::new();
+        schema.insert("type".into(), "object".into());
+        if let Some(r) = recorder.filter(|r| !r.properties.is_empty()) {
+            schema.insert("properties".into(), Value::Object(r.properties.clone()));
+            if !r.required.is_empty() {
+                schema.insert("required".into(), r.required.clone().into());
+            }
+        }
+        if matches!(shape, Shape::Record | Shape::ObjectAndRecord) {
+            schema.insert("additionalProperties".into(), true.into());
+        }
+        Value::Object(schema)
+    }
+
+    /// While recording: the field's schema (the first note of a key wins, so that `email`
+    /// keeps its format when it reads through `string`).
+    fn note(&mut self, key: &str, schema: Value, required: bool) {
+        if let Some(r) = &mut self.recorder {
+            if !r.properties.contains_key(key) {
+                r.properties.insert(key.to_owned(), schema);
+                if required {
+                    r.required.push(key.to_owned());
+                }
+            }
+        }
+    }
+
     /// The body's fields as sent (for records and fields not in the schema).
     pub fn fields(&self) -> &'a Map<String, Value> {
         self.fields
@@ -118,6 +170,7 @@ impl<'a> Validator<'a> {
     }
 
     pub fn string(&mut self, key: &str) -> Option<&'a str> {
+        self.note(key, serde_json::json!({"type": "string"}), true);
         match self.fields.get(key) {
             Some(Value::String(s)) => self.bounded(key, s),
             _ => {
@@ -141,6 +194,11 @@ impl<'a> Validator<'a> {
 
     /// `z.string().min(1)`
     pub fn non_empty_string(&mut self, key: &str) -> Option<&'a str> {
+        self.note(
+            key,
+            serde_json::json!({"type": "string", "minLength": 1}),
+            true,
+        );
         let s = self.string(key)?;
         if s.is_empty() {
             self.issue(key, "Too small: expected string to have >=1 characters");
@@ -151,6 +209,11 @@ impl<'a> Validator<'a> {
 
     /// `z.email()`
     pub fn email(&mut self, key: &str) -> Option<&'a str> {
+        self.note(
+            key,
+            serde_json::json!({"type": "string", "format": "email"}),
+            true,
+        );
         let s = self.string(key)?;
         if !is_valid_email(s) {
             self.issue(key, "Invalid email address");
@@ -160,6 +223,7 @@ impl<'a> Validator<'a> {
     }
 
     pub fn opt_string(&mut self, key: &str) -> Option<&'a str> {
+        self.note(key, serde_json::json!({"type": "string"}), false);
         match self.fields.get(key) {
             None => None,
             Some(Value::String(s)) => self.bounded(key, s),
@@ -171,6 +235,7 @@ impl<'a> Validator<'a> {
     }
 
     pub fn opt_bool(&mut self, key: &str) -> Option<bool> {
+        self.note(key, serde_json::json!({"type": "boolean"}), false);
         match self.fields.get(key) {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
@@ -183,6 +248,11 @@ impl<'a> Validator<'a> {
 
     /// `z.array(z.string()).optional()`: each bad item is its own issue (`key.0`).
     pub fn opt_string_array(&mut self, key: &str) -> Vec<String> {
+        self.note(
+            key,
+            serde_json::json!({"type": "array", "items": {"type": "string"}}),
+            false,
+        );
         match self.fields.get(key) {
             None => Vec::new(),
             Some(Value::Array(items)) => {
@@ -210,6 +280,11 @@ impl<'a> Validator<'a> {
 
     /// `z.record(z.string(), z.string()).optional()`, in the order sent.
     pub fn opt_string_record(&mut self, key: &str) -> Vec<(String, String)> {
+        self.note(
+            key,
+            serde_json::json!({"type": "object", "additionalProperties": {"type": "string"}}),
+            false,
+        );
         match self.fields.get(key) {
             None => Vec::new(),
             Some(Value::Object(m)) => {
@@ -237,6 +312,7 @@ impl<'a> Validator<'a> {
 
     /// `z.record(z.string(), z.any()).optional()`
     pub fn opt_record(&mut self, key: &str) -> Map<String, Value> {
+        self.note(key, serde_json::json!({"type": "object"}), false);
         match self.fields.get(key) {
             None => Map::new(),
             Some(Value::Object(m)) => m.clone(),
@@ -254,6 +330,12 @@ impl<'a> Validator<'a> {
         key: &str,
         read: impl FnOnce(&mut Validator<'a>) -> Option<T>,
     ) -> Option<T> {
+        if self.recorder.is_some() {
+            let mut nested = Validator::recording();
+            let _ = read(&mut nested);
+            self.note(key, nested.recorded_schema(Shape::Object), false);
+            return None;
+        }
         match self.fields.get(key) {
             None => None,
             Some(Value::Object(m)) => {
@@ -261,6 +343,7 @@ impl<'a> Validator<'a> {
                     fields: m,
                     path: format!("{}.{key}", self.path),
                     issues: Vec::new(),
+                    recorder: None,
                 };
                 let out = read(&mut nested);
                 self.issues.append(&mut nested.issues);
@@ -287,6 +370,8 @@ impl<'a> Validator<'a> {
 pub struct QueryValidator {
     pairs: Vec<(String, String)>,
     issues: Vec<String>,
+    /// Describing: the parameters a query type reads (name, required).
+    recorded: Option<Vec<(String, bool)>>,
 }
 
 impl QueryValidator {
@@ -296,10 +381,29 @@ impl QueryValidator {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
             issues: Vec::new(),
+            recorded: None,
         }
     }
 
+    /// Notes the parameters a query type reads instead of validating (OpenAPI).
+    pub fn recording() -> Self {
+        Self {
+            pairs: Vec::new(),
+            issues: Vec::new(),
+            recorded: Some(Vec::new()),
+        }
+    }
+
+    /// What was read while recording: (name, required).
+    pub fn recorded(self) -> Vec<(String, bool)> {
+        self.recorded.unwrap_or_default()
+    }
+
     fn get(&mut self, key: &str, required: bool) -> Option<String> {
+        if let Some(recorded) = &mut self.recorded {
+            recorded.push((key.to_owned(), required));
+            return None;
+        }
         let mut values = self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v);
         match (values.next(), values.next()) {
             (Some(v), None) => Some(v.clone()),
