@@ -215,23 +215,11 @@ impl SessionStore {
         let Some(r) = &self.redis else {
             return Ok(in_db);
         };
-        let raw = r.get(r.redis.key(token)).await?;
-        let Some((found, mut value)) = raw.as_deref().and_then(parse) else {
-            return Ok(in_db);
-        };
-        // Fields a TypeScript server added (plugins' session columns) are kept.
-        if let Some(s) = value.get_mut("session").and_then(Value::as_object_mut) {
-            s.insert("expiresAt".into(), expires_at.to_iso().into());
-            s.insert("updatedAt".into(), now.to_iso().into());
-        }
         let written = r
-            .run_put(
-                &value.to_string(),
-                token,
-                &found.session.user_id,
-                expires_at,
-                true,
-            )
+            .rewrite_session(token, Some(expires_at), |s| {
+                s.insert("expiresAt".into(), expires_at.to_iso().into());
+                s.insert("updatedAt".into(), now.to_iso().into());
+            })
             .await?;
         Ok(written || in_db)
     }
@@ -252,22 +240,11 @@ impl SessionStore {
         let Some(r) = &self.redis else {
             return Ok(in_db);
         };
-        let raw = r.get(r.redis.key(token)).await?;
-        let Some((found, mut value)) = raw.as_deref().and_then(parse) else {
-            return Ok(in_db);
-        };
-        if let Some(s) = value.get_mut("session").and_then(Value::as_object_mut) {
-            s.extend(fields.clone());
-            s.insert("updatedAt".into(), now.to_iso().into());
-        }
         let written = r
-            .run_put(
-                &value.to_string(),
-                token,
-                &found.session.user_id,
-                found.session.expires_at,
-                true,
-            )
+            .rewrite_session(token, None, |s| {
+                s.extend(fields.clone());
+                s.insert("updatedAt".into(), now.to_iso().into());
+            })
             .await?;
         Ok(written || in_db)
     }

@@ -199,6 +199,32 @@ impl RedisSessions {
         Ok(())
     }
 
+    /// Rewrites a stored session in place (only if it is still there), keeping the fields
+    /// a TypeScript server added; `expires_at` moves its expiry. False when it is gone.
+    pub(super) async fn rewrite_session(
+        &self,
+        token: &str,
+        expires_at: Option<Timestamp>,
+        edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+    ) -> Result<bool> {
+        let raw = self.get(self.redis.key(token)).await?;
+        let Some((found, mut value)) = raw.as_deref().and_then(parse) else {
+            return Ok(false);
+        };
+        if let Some(session) = value.get_mut("session").and_then(Value::as_object_mut) {
+            edit(session);
+        }
+        let expires_at = expires_at.unwrap_or(found.session.expires_at);
+        self.run_put(
+            &value.to_string(),
+            token,
+            &found.session.user_id,
+            expires_at,
+            true,
+        )
+        .await
+    }
+
     pub(super) async fn run_put(
         &self,
         value: &str,
