@@ -279,6 +279,33 @@ impl Store {
         stmt(self.backend, sql, values)
     }
 
+    /// `update "<table>" set <columns>, "updatedAt" = now where "<key>" = <value>`; false
+    /// when no row has that key.
+    async fn update_row(
+        &self,
+        table: &str,
+        (key, key_value): (&str, DbValue),
+        columns: Vec<(&str, DbValue)>,
+        now: crate::models::Timestamp,
+    ) -> Result<bool, DbErr> {
+        let mut sets = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in columns {
+            values.push(value);
+            sets.push(format!(r#""{column}" = ${}"#, values.len()));
+        }
+        values.push(codec::time(self.backend, now));
+        sets.push(format!(r#""updatedAt" = ${}"#, values.len()));
+        values.push(key_value);
+        let sql = format!(
+            r#"update "{table}" set {} where "{key}" = ${}"#,
+            sets.join(", "),
+            values.len()
+        );
+        let done = self.db.execute_raw(self.stmt(&sql, values)).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Checks that the database answers (readiness).
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.db.ping().await

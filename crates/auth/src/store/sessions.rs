@@ -117,27 +117,17 @@ impl SessionRows<'_> {
         now: Timestamp,
     ) -> Result<bool, DbErr> {
         let b = self.backend();
-        let mut sets = Vec::new();
-        let mut values = Vec::new();
-        for field in &self.schema().session {
-            if let Some(value) = fields.get(&field.name) {
-                values.push(crate::schema::encode(b, field, value));
-                sets.push(format!(r#""{}" = ${}"#, field.name, values.len()));
-            }
-        }
-        values.push(codec::time(b, now));
-        sets.push(format!(r#""updatedAt" = ${}"#, values.len()));
-        values.push(token.into());
-        let sql = format!(
-            r#"update "session" set {} where "token" = ${}"#,
-            sets.join(", "),
-            values.len()
-        );
-        let done = self
-            .connection()
-            .execute_raw(self.stmt(&sql, values))
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let columns = self
+            .schema()
+            .session
+            .iter()
+            .filter_map(|field| {
+                let value = fields.get(&field.name)?;
+                Some((field.name.as_str(), crate::schema::encode(b, field, value)))
+            })
+            .collect();
+        self.update_row("session", ("token", token.into()), columns, now)
+            .await
     }
 
     /// Extends a session; false when it no longer exists.

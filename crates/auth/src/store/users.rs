@@ -109,37 +109,25 @@ impl Users<'_> {
         fields: &Map<String, Value>,
     ) -> Result<bool, DbErr> {
         let b = self.backend();
-        let mut sets = Vec::new();
-        let mut values = Vec::new();
+        let mut columns = Vec::new();
         for (name, value) in fields {
             let declared = self.schema().user.iter().find(|f| &f.name == name);
-            let column = match (name.as_str(), declared) {
-                ("name" | "image", _) => {
-                    values.push(sea_orm::Value::String(value.as_str().map(str::to_owned)));
-                    name.as_str()
-                }
+            match (name.as_str(), declared) {
+                ("name" | "image", _) => columns.push((
+                    name.as_str(),
+                    sea_orm::Value::String(value.as_str().map(str::to_owned)),
+                )),
                 (_, Some(field)) => {
-                    values.push(crate::schema::encode(b, field, value));
-                    field.name.as_str()
+                    columns.push((field.name.as_str(), crate::schema::encode(b, field, value)))
                 }
-                _ => continue,
-            };
-            sets.push(format!(r#""{column}" = ${}"#, values.len()));
+                _ => {}
+            }
         }
-        values.push(codec::time(b, Timestamp::now()));
-        sets.push(format!(r#""updatedAt" = ${}"#, values.len()));
-        values.push(id.into());
-        let sql = format!(
-            r#"update "user" set {} where "id" = ${}"#,
-            sets.join(", "),
-            values.len()
-        );
-        let done = self
-            .connection()
-            .execute_raw(self.stmt(&sql, values))
+        let updated = self
+            .update_row("user", ("id", id.into()), columns, Timestamp::now())
             .await?;
         self.user_changed(id);
-        Ok(done.rows_affected() > 0)
+        Ok(updated)
     }
 
     pub async fn find_by_id(&self, id: &str) -> Result<Option<User>, DbErr> {
