@@ -54,17 +54,22 @@ pub(crate) fn send_verification_link(
         state.config.email_verification.expires_in,
     )
     .map_err(token_error)?;
+    mail_verify_link(state, &user.name, &user.email, &token, callback_url);
+    Ok(())
+}
+
+/// Mails `to` the verify-email link for `token`.
+fn mail_verify_link(state: &AppState, name: &str, to: &str, token: &str, cb: Option<&str>) {
     state.mailer.send(
         MailKind::VerifyEmail,
-        &user.email,
+        to,
         &MailVars {
-            name: user.name.clone(),
-            email: user.email.clone(),
+            name: name.to_owned(),
+            email: to.to_owned(),
             new_email: String::new(),
-            url: verify_link(state, &token, callback_url),
+            url: verify_link(state, token, cb),
         },
     );
-    Ok(())
 }
 
 /// The body of `/send-verification-email`.
@@ -263,16 +268,7 @@ async fn change_email_step(
             )
             .map_err(token_error)?;
             if state.mailer.enabled() {
-                state.mailer.send(
-                    MailKind::VerifyEmail,
-                    update_to,
-                    &MailVars {
-                        name: user.name.clone(),
-                        email: update_to.to_owned(),
-                        new_email: String::new(),
-                        url: verify_link(state, &token, cb),
-                    },
-                );
+                mail_verify_link(state, &user.name, update_to, &token, cb);
             }
             done(state, cb, json!({ "status": true }), Vec::new())
         }
@@ -304,16 +300,7 @@ async fn change_email_step(
             )
             .map_err(token_error)?;
             if state.mailer.enabled() {
-                state.mailer.send(
-                    MailKind::VerifyEmail,
-                    update_to,
-                    &MailVars {
-                        name: user.name.clone(),
-                        email: update_to.to_owned(),
-                        new_email: String::new(),
-                        url: verify_link(state, &token, cb),
-                    },
-                );
+                mail_verify_link(state, &user.name, update_to, &token, cb);
             }
             let cookies = current
                 .map(|c| super::session_cookie(req, state, &c.session, &c.user))

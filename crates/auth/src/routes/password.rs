@@ -54,9 +54,6 @@ pub(crate) async fn is_current_password(
     ))
 }
 
-/// The same answer whether or not the address is known, after the same work: the user
-/// lookup. Making the token and mailing it happen after the answer, so neither timing nor
-/// a storage error tells that the address exists.
 /// The body of `/request-password-reset`.
 pub struct RequestPasswordReset {
     email: String,
@@ -74,6 +71,9 @@ impl RequestBody for RequestPasswordReset {
     }
 }
 
+/// The same answer whether or not the address is known, after the same work: the user
+/// lookup. Making the token and mailing it happen after the answer, so neither timing nor
+/// a storage error tells that the address exists.
 pub async fn request_password_reset(
     state: web::Data<AppState>,
     Body(body): Body<RequestPasswordReset>,
