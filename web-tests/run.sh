@@ -9,7 +9,7 @@
 #       auth http://localhost:3301
 #   both: an OpenID Provider (oidc-provider, crates/auth/tests/oidc/op-server.mjs) on
 #         http://127.0.0.1:3104, configured on both auth servers as the provider "oidc"
-#   the session cookie cache: (a) compact, (b) jwe, (c) jwt; proxy.js and app/cached read it
+#   the session cookie cache: (a) compact, (b) jwe, (c) jwt; proxy.ts and app/cached read it
 #   the open-api plugin on (a): its reference page, offline (tests/reference.test.mjs)
 #
 # Every port must be free before it starts: a port in use is an error, not a reuse.

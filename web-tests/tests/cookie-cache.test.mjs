@@ -1,5 +1,5 @@
 // The session cookie cache in a real Next.js 16 app, one strategy per setup: (a) compact,
-// cross-origin; (b) jwe, same origin; (c) jwt, cross-origin. proxy.js guards /dashboard and
+// cross-origin; (b) jwe, same origin; (c) jwt, cross-origin. proxy.ts guards /dashboard and
 // /cached with getSessionCookie; app/cached reads the session with getCookieCache and the
 // secret, and compares with get-session fetched server-side. A sign-out in another tab ends
 // everything at once (the cookies go); a sign-out everywhere from another device leaves the
@@ -59,7 +59,7 @@ async function signOutEverywhere(setup, email) {
 }
 
 for (const setup of SETUPS) {
-  test(`cookie cache (${setup.name}): proxy.js, getCookieCache, sign-out in another tab and elsewhere`, async () => {
+  test(`cookie cache (${setup.name}): proxy.ts, getCookieCache, sign-out in another tab and elsewhere`, async () => {
     assert.ok(setup.app, `app URL for ${setup.name} not set`);
     const dir = path.join(ARTIFACTS, `cookie-cache-${setup.name}`);
     fs.mkdirSync(dir, { recursive: true });
