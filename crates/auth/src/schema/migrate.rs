@@ -11,7 +11,7 @@
 //! Additional fields come from the configuration and can change at any start, so they are
 //! not recorded: every `migrate up` adds the configured columns that are missing.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionSession, TransactionTrait};
 
 use super::{ddl, Field, SchemaPart, Table};
 
@@ -168,9 +168,12 @@ pub async fn missing_fields(
     Ok(out)
 }
 
-/// Applies the migrations not yet recorded, in order, then the additional fields.
+/// Applies the migrations not yet recorded, in order, then the additional fields. Each
+/// migration and its record are one transaction (a savepoint inside the caller's on
+/// PostgreSQL): a step that fails leaves none of that migration's columns behind, on SQLite
+/// too, whose DDL is transactional as well.
 pub async fn up(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     migrations: &[SchemaMigration],
     additional: &SchemaPart,
 ) -> Result<(), DbErr> {
@@ -187,25 +190,29 @@ pub async fn up(
         .and_then(|r| r.try_get::<Option<i64>>("", "last").ok().flatten())
         .unwrap_or(0);
     for m in migrations.iter().filter(|m| !done.contains(&m.name)) {
-        apply(db, &m.part).await?;
         last = chrono::Utc::now().timestamp_millis().max(last + 1);
+        let tx = db.begin().await?;
+        apply(&tx, &m.part).await?;
         let sql = match backend {
             DbBackend::Sqlite => format!(r#"insert into "{RECORD_TABLE}" values (?, ?)"#),
             _ => format!(r#"insert into "{RECORD_TABLE}" values ($1, $2)"#),
         };
-        db.execute_raw(Statement::from_sql_and_values(
+        tx.execute_raw(Statement::from_sql_and_values(
             backend,
             sql,
             [m.name.clone().into(), last.into()],
         ))
         .await?;
+        tx.commit().await?;
     }
-    apply(db, additional).await
+    let tx = db.begin().await?;
+    apply(&tx, additional).await?;
+    tx.commit().await
 }
 
 /// Undoes up to `steps` recorded migrations, newest first; the number undone.
 pub async fn down(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     migrations: &[SchemaMigration],
     steps: usize,
 ) -> Result<usize, DbErr> {
@@ -218,17 +225,19 @@ pub async fn down(
                 "plugin migration {name} is recorded but its plugin is not enabled; enable it to undo it"
             )));
         };
-        revert(db, &m.part).await?;
+        let tx = db.begin().await?;
+        revert(&tx, &m.part).await?;
         let sql = match backend {
             DbBackend::Sqlite => format!(r#"delete from "{RECORD_TABLE}" where "version" = ?"#),
             _ => format!(r#"delete from "{RECORD_TABLE}" where "version" = $1"#),
         };
-        db.execute_raw(Statement::from_sql_and_values(
+        tx.execute_raw(Statement::from_sql_and_values(
             backend,
             sql,
             [name.clone().into()],
         ))
         .await?;
+        tx.commit().await?;
         undone += 1;
     }
     Ok(undone)

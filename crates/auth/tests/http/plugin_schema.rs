@@ -218,6 +218,49 @@ async fn plugin_migrations_up_status_down(b: Backend) {
         .unwrap();
 }
 
+/// A plugin migration whose second step fails leaves nothing of itself behind on SQLite
+/// (whose column names ignore case, so `DISPLAYUSERNAME` makes adding `displayUsername`
+/// fail after `username` was added), and applies whole once the obstacle is gone.
+#[tokio::test]
+async fn a_failed_plugin_migration_leaves_nothing_half_applied() {
+    use sea_orm::ConnectionTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
+    let db = better_auth_server::open_database(&config(dir.path(), &url, "", ""), true)
+        .await
+        .unwrap();
+    db.execute_unprepared(r#"alter table "user" add column "DISPLAYUSERNAME" text"#)
+        .await
+        .unwrap();
+    let user_columns = |db: sea_orm::DatabaseConnection| async move {
+        describe_tables(&db, &["user"])
+            .await
+            .into_iter()
+            .filter(|l| l.starts_with("col "))
+            .collect::<Vec<_>>()
+    };
+    let before = user_columns(db.clone()).await;
+    let username = config(dir.path(), &url, "username", "");
+    assert!(better_auth_server::open_database(&username, true)
+        .await
+        .is_err());
+    assert_eq!(user_columns(db.clone()).await, before);
+    let status = schema::migrate::status(&db, &username.plugins.migrations())
+        .await
+        .unwrap();
+    assert!(status.iter().all(|s| !s.applied), "{status:?}");
+
+    db.execute_unprepared(r#"alter table "user" drop column "DISPLAYUSERNAME""#)
+        .await
+        .unwrap();
+    better_auth_server::open_database(&username, true)
+        .await
+        .unwrap();
+    assert_eq!(user_columns(db.clone()).await.len(), before.len() + 1);
+}
+
 /// Configuration errors name the key.
 #[test]
 fn unknown_plugins_and_options_are_errors_naming_the_key() {
