@@ -147,38 +147,47 @@ pub async fn build_state(config: Config, db: DatabaseConnection) -> Result<AppSt
 }
 
 /// CORS for the trusted origins with credentials: Better Auth has none itself, but a web
-/// app on another origin must be able to call us and read `set-auth-token`/`set-auth-jwt`.
+/// app on another origin must be able to call us and read the plugins' headers
+/// (`set-auth-token`, `set-auth-jwt`, `set-ott`).
 fn cors(state: Arc<AppState>) -> Cors {
-    Cors::default()
-        .allowed_origin_fn(move |origin, _| {
-            origin.to_str().is_ok_and(|o| state.origins.is_trusted(o))
-        })
-        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-        .expose_headers(["set-auth-token", "set-auth-jwt"])
-        .supports_credentials()
-        .max_age(600)
-        // An untrusted Origin gets no CORS headers instead of an error: the endpoint's own
-        // origin check answers with Better Auth's error body where it matters.
-        .block_on_origin_mismatch(false)
+    let exposed = state.config.plugins.exposed_headers();
+    let cors = Cors::default();
+    let cors = if exposed.is_empty() {
+        cors
+    } else {
+        cors.expose_headers(exposed)
+    };
+    cors.allowed_origin_fn(move |origin, _| {
+        origin.to_str().is_ok_and(|o| state.origins.is_trusted(o))
+    })
+    .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+    .supports_credentials()
+    .max_age(600)
+    // An untrusted Origin gets no CORS headers instead of an error: the endpoint's own
+    // origin check answers with Better Auth's error body where it matters.
+    .block_on_origin_mismatch(false)
 }
 
 /// actix-cors adds `access-control-allow-credentials` and `-expose-headers` to every
 /// response. A request without `Origin` is not a CORS request: it gets what Better Auth
-/// sends, i.e. only the bearer and jwt plugins' `access-control-expose-headers` naming the
-/// auth headers this answer carries. `Vary: Origin` stays: caches must not reuse this answer
+/// sends, i.e. only `access-control-expose-headers` naming the plugins' headers this
+/// answer carries. `Vary: Origin` stays: caches must not reuse this answer
 /// for a CORS request.
 async fn cors_headers_only_with_origin(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let cross_origin = req.headers().contains_key(header::ORIGIN);
+    let plugin_headers = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.config.plugins.exposed_headers())
+        .unwrap_or_default();
     let mut res = next.call(req).await?;
     if !cross_origin {
         let headers = res.headers_mut();
         headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
-        // In the order upstream names them when both apply (its jwt hook runs first).
-        let exposed: Vec<&str> = ["set-auth-jwt", "set-auth-token"]
+        let exposed: Vec<&str> = plugin_headers
             .into_iter()
             .filter(|name| headers.contains_key(*name))
             .collect();

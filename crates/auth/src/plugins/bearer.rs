@@ -67,6 +67,10 @@ impl Plugin for BearerPlugin {
         "bearer"
     }
 
+    fn exposed_headers(&self) -> &'static [&'static str] {
+        &["set-auth-token"]
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

@@ -16,6 +16,8 @@
 //!    read, a sign-out) and the response's headers: cookies and headers to add, cleanup
 //!    (upstream's `hooks.after`: multi-session, last-login-method, anonymous linking, jwt's
 //!    `set-auth-jwt`, bearer's `set-auth-token`).
+//! 7. `exposed_headers`: the response headers it adds that a browser app must be able to
+//!    read (`Access-Control-Expose-Headers`, on CORS answers and on answers that carry them).
 //!
 //! Adding a plugin: its folder, and one line in `REGISTRY` below.
 
@@ -80,6 +82,10 @@ pub trait Plugin: Send + Sync + 'static {
 
     async fn after(&self, _state: &AppState, _after: &mut After<'_>) -> ApiResult<()> {
         Ok(())
+    }
+
+    fn exposed_headers(&self) -> &'static [&'static str] {
+        &[]
     }
 }
 
@@ -217,6 +223,15 @@ impl Plugins {
     /// What the enabled plugins add to `user` and `session`, in registry order.
     pub fn schema_parts(&self) -> Vec<SchemaPart> {
         self.migrations().into_iter().map(|m| m.part).collect()
+    }
+
+    /// The headers the enabled plugins expose, in registry order (jwt's before bearer's,
+    /// as upstream names them).
+    pub fn exposed_headers(&self) -> Vec<&'static str> {
+        self.list
+            .iter()
+            .flat_map(|p| p.exposed_headers().iter().copied())
+            .collect()
     }
 
     pub fn session_token(&self, req: &HttpRequest, config: &Config) -> Option<String> {

@@ -313,6 +313,44 @@ async fn one_time_tokens(b: Backend) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     srv.stop().await;
+
+    // `set-ott` on a new session, readable by a browser app on a trusted origin and named
+    // in the answer's exposed headers without one, beside bearer's `set-auth-token`.
+    let Some(srv) = start(
+        b,
+        "one-time-token",
+        "[plugins.one_time_token]\nset_ott_header_on_new_session = true\n",
+    )
+    .await
+    else {
+        return;
+    };
+    srv.sign_up("a@example.com", "password-123").await;
+    for origin in [Some(srv.origin.clone()), None] {
+        let mut req = srv
+            .raw(reqwest::Method::POST, "/sign-in/email")
+            .header("content-type", "application/json")
+            .body(json!({"email": "a@example.com", "password": "password-123"}).to_string());
+        if let Some(origin) = &origin {
+            req = req.header("origin", origin);
+        }
+        let r = Resp::from(req.send().await.unwrap()).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let exposed = r
+            .header("access-control-expose-headers")
+            .unwrap_or_default();
+        assert!(
+            exposed.contains("set-ott") && exposed.contains("set-auth-token"),
+            "{origin:?}: {exposed}"
+        );
+        let ott = r.header("set-ott").expect("set-ott").to_owned();
+        let verified = srv
+            .post("/one-time-token/verify", json!({"token": ott}), None)
+            .await;
+        assert_eq!(verified.status, 200, "{}", verified.text);
+        assert_eq!(verified.json()["user"]["email"], "a@example.com");
+    }
+    srv.stop().await;
 }
 
 async fn last_login_method(b: Backend) {

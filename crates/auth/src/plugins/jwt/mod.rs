@@ -45,6 +45,10 @@ impl Plugin for JwtPlugin {
         "jwt"
     }
 
+    fn exposed_headers(&self) -> &'static [&'static str] {
+        &["set-auth-jwt"]
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderName, HeaderValue, ACCESS_CONTROL_EXPOSE_HEADERS};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -110,6 +110,10 @@ impl Plugin for OneTimeTokenPlugin {
         "one-time-token"
     }
 
+    fn exposed_headers(&self) -> &'static [&'static str] {
+        &["set-ott"]
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -148,28 +152,11 @@ impl Plugin for OneTimeTokenPlugin {
         };
         let session = session.clone();
         let token = self.generate(state, &session).await?;
-        let exposed = after
-            .headers
-            .get(ACCESS_CONTROL_EXPOSE_HEADERS)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let mut names: Vec<&str> = exposed
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
-        if !names.contains(&"set-ott") {
-            names.push("set-ott");
-        }
-        if let (Ok(value), Ok(expose)) = (
-            HeaderValue::from_str(&token),
-            HeaderValue::from_str(&names.join(", ")),
-        ) {
+        // Exposed to browsers with the other plugins' headers (`exposed_headers`).
+        if let Ok(value) = HeaderValue::from_str(&token) {
             after
                 .headers
                 .insert(HeaderName::from_static("set-ott"), value);
-            after.headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, expose);
         }
         Ok(())
     }
