@@ -221,7 +221,8 @@ pub async fn verify_email(
     {
         let current = session::lookup(&req, &state, true).await?.session;
         let (session, signed_in) = match current {
-            Some(c) if c.user.email == claims.email => (c.session, c.user),
+            // The cache cookie gets the verified user, as upstream's `{...user, emailVerified}`.
+            Some(c) if c.user.email == claims.email => (c.session, user.clone()),
             _ => (
                 super::start_session(&req, &state, &user, true).await?.0,
                 user.clone(),
@@ -276,8 +277,10 @@ async fn change_email_step(
         Some("change-email-verification") => {
             let verified = user.email_verified;
             let updated = move_email(state, &user, update_to, verified).await?;
+            // `current` is this user's session (checked above): its cookies carry the
+            // moved address.
             let cookies = current
-                .map(|c| super::session_cookie(req, state, &c.session, &c.user))
+                .map(|c| super::session_cookie(req, state, &c.session, &updated))
                 .unwrap_or_default();
             done(
                 state,
@@ -303,7 +306,7 @@ async fn change_email_step(
                 mail_verify_link(state, &user.name, update_to, &token, cb);
             }
             let cookies = current
-                .map(|c| super::session_cookie(req, state, &c.session, &c.user))
+                .map(|c| super::session_cookie(req, state, &c.session, &updated))
                 .unwrap_or_default();
             done(
                 state,

@@ -80,14 +80,34 @@ pub async fn update_user(
         .update_fields(&auth.current.user.id, &changes)
         .await?;
     state.sessions.user_updated(&auth.current.user.id).await;
+    // The cache cookie carries the updated user, as upstream's `updatedUser`.
+    let user = with_changes(&state, auth.current.user, changes);
     let mut set = auth.set_cookies;
     set.extend(super::session_cookie(
         &req,
         &state,
         &auth.current.session,
-        &auth.current.user,
+        &user,
     ));
     Ok(status_true(set))
+}
+
+/// `user` as `update_fields` left it: name, image and the declared fields changed.
+fn with_changes(state: &AppState, mut user: User, mut changes: Map<String, Value>) -> User {
+    if let Some(Value::String(name)) = changes.remove("name") {
+        user.name = name;
+    }
+    if let Some(image) = changes.remove("image") {
+        user.image = image.as_str().map(str::to_owned);
+    }
+    let mut split = (
+        std::mem::take(&mut user.extra),
+        std::mem::take(&mut user.hidden),
+    );
+    crate::schema::merge_changes(&state.store.schema().user, &mut split, changes);
+    (user.extra, user.hidden) = split;
+    user.updated_at = Timestamp::now();
+    user
 }
 
 fn truthy(v: &Value) -> bool {
@@ -276,12 +296,17 @@ pub async fn change_email(
             return Err(ApiError::Unauthorized);
         }
         state.sessions.user_updated(&user.id).await;
+        // The cache cookie carries the new address, as upstream's `{...user, email}`.
+        let moved = User {
+            email: new_email.clone(),
+            ..current.user.clone()
+        };
         let mut set = set_cookies;
         set.extend(super::session_cookie(
             &req,
             &state,
             &current.session,
-            &current.user,
+            &moved,
         ));
         if can_send {
             let token = sign(&new_email, None, None)?;

@@ -59,6 +59,15 @@ fn with_cookie(jar: &str, name: &str, value: &str) -> String {
     pairs.join("; ")
 }
 
+/// `jar` after these `Set-Cookie` lines (each replaces its cookie).
+fn merged(jar: &str, set_cookies: &[String]) -> String {
+    set_cookies.iter().fold(jar.to_owned(), |jar, line| {
+        let pair = line.split(';').next().unwrap_or_default();
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        with_cookie(&jar, name, value)
+    })
+}
+
 fn cookie_value(jar: &str, name: &str) -> String {
     jar.split("; ")
         .find_map(|p| p.strip_prefix(&format!("{name}=")))
@@ -140,6 +149,53 @@ async fn a_valid_cache_answers_without_storage(b: Backend) {
             .post("/update-user", json!({"name": "x"}), Some(&cookie))
             .await;
         assert_eq!(r.status, 401, "{strategy:?}: {}", r.text);
+        srv.stop().await;
+    }
+}
+
+/// update-user and change-email write the cache again with the user as now stored (upstream
+/// sets it with `updatedUser` / the new address), so get-session answered from the cookie
+/// shows the change at once.
+async fn writes_reissue_the_cache_with_the_new_user(b: Backend) {
+    for strategy in STRATEGIES {
+        let config = cache(strategy, 300);
+        let Some(srv) = TestServer::start_with(b, move |c: &mut Config| {
+            config(c);
+            c.user.change_email_enabled = true;
+            c.user.update_email_without_verification = true;
+        })
+        .await
+        else {
+            return;
+        };
+        let up = srv.sign_up("before@example.com", "password123").await;
+        let mut cookie = jar(&up.set_cookies());
+        let updated = srv
+            .post("/update-user", json!({"name": "New Name"}), Some(&cookie))
+            .await;
+        assert_eq!(updated.status, 200, "{strategy:?}: {}", updated.text);
+        cookie = merged(&cookie, &updated.set_cookies());
+        let hits = srv.state.metrics.cookie_cache_hits.get();
+        let r = srv.get("/get-session", Some(&cookie)).await;
+        assert_eq!(srv.state.metrics.cookie_cache_hits.get(), hits + 1);
+        assert_eq!(r.json()["user"]["name"], "New Name", "{strategy:?}");
+
+        let moved = srv
+            .post(
+                "/change-email",
+                json!({"newEmail": "after@example.com"}),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(moved.status, 200, "{strategy:?}: {}", moved.text);
+        cookie = merged(&cookie, &moved.set_cookies());
+        let r = srv.get("/get-session", Some(&cookie)).await;
+        assert_eq!(srv.state.metrics.cookie_cache_hits.get(), hits + 2);
+        assert_eq!(
+            r.json()["user"]["email"],
+            "after@example.com",
+            "{strategy:?}"
+        );
         srv.stop().await;
     }
 }
@@ -400,6 +456,7 @@ fn upstream_cookies_open() {
 }
 
 on_both_databases!(
+    writes_reissue_the_cache_with_the_new_user,
     a_valid_cache_answers_without_storage,
     refused_cookies_fall_back_to_storage,
     the_cache_expires_and_goes_with_sign_out,
