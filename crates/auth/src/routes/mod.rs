@@ -113,8 +113,8 @@ pub(crate) async fn start_session(
 }
 
 /// The plugins' checks and the new session row, for flows that store the row in their own
-/// transaction (sign-up, social sign-up, change-password); they call `session_started` once
-/// it is stored.
+/// transaction (sign-up, social sign-up, change-password); they call `session_started`
+/// (directly or through `session_cookie`) once it is stored.
 pub(crate) async fn prepare_session(
     req: &HttpRequest,
     state: &AppState,

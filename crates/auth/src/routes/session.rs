@@ -334,7 +334,6 @@ pub async fn update_session(
     crate::schema::merge_changes(schema, &mut split, values);
     (session.extra, session.hidden) = split;
     session.updated_at = now;
-    super::session_started(&req, &session, &auth.current.user);
     let mut set = auth.set_cookies;
     set.extend(super::session_cookie(
         &req,

@@ -196,7 +196,6 @@ pub async fn change_password(
         .forget_user(&user.id, session.created_at)
         .await?;
     state.sessions.publish(&session, user).await?;
-    super::session_started(&req, &session, user);
     Ok(super::json_with_cookies(
         &ChangePasswordResponse {
             token: Some(&session.token),

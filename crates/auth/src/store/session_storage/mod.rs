@@ -28,6 +28,12 @@ use redis_sessions::{parse, revoked, RedisSessions};
 
 type Result<T> = std::result::Result<T, StorageError>;
 
+/// What a session write changed, for the memory caches.
+enum Changed<'a> {
+    Session(&'a str),
+    UserSessions(&'a str),
+}
+
 /// The one session-storage interface of the endpoints.
 #[derive(Clone)]
 pub struct SessionStore {
@@ -132,6 +138,21 @@ impl SessionStore {
         }
     }
 
+    /// Runs a session write, then drops what it changed from the memory caches: also after
+    /// a failure, since part of the write may have happened.
+    async fn invalidating<T>(
+        &self,
+        changed: Changed<'_>,
+        write: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let result = write.await;
+        match changed {
+            Changed::Session(token) => self.session_changed(token),
+            Changed::UserSessions(user_id) => self.user_sessions_changed(user_id),
+        }
+        result
+    }
+
     /// Extends a session; false when it no longer exists.
     pub async fn refresh(
         &self,
@@ -139,10 +160,11 @@ impl SessionStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool> {
-        let result = self.refresh_stored(token, expires_at, now).await;
-        // Also after a failure: part of the write may have happened.
-        self.session_changed(token);
-        result
+        self.invalidating(
+            Changed::Session(token),
+            self.refresh_stored(token, expires_at, now),
+        )
+        .await
     }
 
     /// Writes declared session fields (update-session); false when the session is gone.
@@ -152,51 +174,54 @@ impl SessionStore {
         fields: &Map<String, Value>,
         now: Timestamp,
     ) -> Result<bool> {
-        let result = self.update_fields_stored(token, fields, now).await;
-        // Also after a failure: part of the write may have happened.
-        self.session_changed(token);
-        result
+        self.invalidating(
+            Changed::Session(token),
+            self.update_fields_stored(token, fields, now),
+        )
+        .await
     }
 
     /// Signs one session out.
     pub async fn delete(&self, token: &str) -> Result<()> {
-        let result = self.delete_stored(token).await;
-        // Also after a failure: part of the write may have happened.
-        self.session_changed(token);
-        result
+        self.invalidating(Changed::Session(token), self.delete_stored(token))
+            .await
     }
 
     /// Deletes the session with `token` only if it belongs to `user_id`.
     pub async fn delete_of_user(&self, token: &str, user_id: &str) -> Result<()> {
-        let result = self.delete_of_user_stored(token, user_id).await;
-        // Also after a failure: part of the write may have happened.
-        self.session_changed(token);
-        result
+        self.invalidating(
+            Changed::Session(token),
+            self.delete_of_user_stored(token, user_id),
+        )
+        .await
     }
 
     /// Signs a user out everywhere.
     pub async fn delete_all_of_user(&self, user_id: &str) -> Result<()> {
-        let result = self.delete_all_of_user_stored(user_id).await;
-        // Also after a failure: part of the write may have happened.
-        self.user_sessions_changed(user_id);
-        result
+        self.invalidating(
+            Changed::UserSessions(user_id),
+            self.delete_all_of_user_stored(user_id),
+        )
+        .await
     }
 
     /// After a transaction that deleted a user's session rows (password reset, delete-user,
     /// change-password): the Redis copies of sessions created before `before` go too.
     pub async fn forget_user(&self, user_id: &str, before: Timestamp) -> Result<()> {
-        let result = self.forget_user_stored(user_id, before).await;
-        // Also after a failure: part of the write may have happened.
-        self.user_sessions_changed(user_id);
-        result
+        self.invalidating(
+            Changed::UserSessions(user_id),
+            self.forget_user_stored(user_id, before),
+        )
+        .await
     }
 
     /// Signs a user out everywhere except the session with `keep_token`.
     pub async fn delete_others(&self, user_id: &str, keep_token: &str) -> Result<()> {
-        let result = self.delete_others_stored(user_id, keep_token).await;
-        // Also after a failure: part of the write may have happened.
-        self.user_sessions_changed(user_id);
-        result
+        self.invalidating(
+            Changed::UserSessions(user_id),
+            self.delete_others_stored(user_id, keep_token),
+        )
+        .await
     }
 
     /// Extends a session; false when it no longer exists.
@@ -206,22 +231,13 @@ impl SessionStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool> {
-        let in_db = self.in_database()
-            && self
-                .store
-                .session_rows()
-                .refresh(token, expires_at, now)
-                .await?;
-        let Some(r) = &self.redis else {
-            return Ok(in_db);
-        };
-        let written = r
-            .rewrite_session(token, Some(expires_at), |s| {
-                s.insert("expiresAt".into(), expires_at.to_iso().into());
-                s.insert("updatedAt".into(), now.to_iso().into());
-            })
-            .await?;
-        Ok(written || in_db)
+        let rows = self.store.session_rows();
+        let row = rows.refresh(token, expires_at, now);
+        self.rewrite_stored(token, row, Some(expires_at), |s| {
+            s.insert("expiresAt".into(), expires_at.to_iso().into());
+            s.insert("updatedAt".into(), now.to_iso().into());
+        })
+        .await
     }
 
     /// Writes declared session fields (update-session); false when the session is gone.
@@ -231,22 +247,29 @@ impl SessionStore {
         fields: &Map<String, Value>,
         now: Timestamp,
     ) -> Result<bool> {
-        let in_db = self.in_database()
-            && self
-                .store
-                .session_rows()
-                .update_fields(token, fields, now)
-                .await?;
+        let rows = self.store.session_rows();
+        let row = rows.update_fields(token, fields, now);
+        self.rewrite_stored(token, row, None, |s| {
+            s.extend(fields.clone());
+            s.insert("updatedAt".into(), now.to_iso().into());
+        })
+        .await
+    }
+
+    /// A session's row written (when the table is used), then its Redis copy edited in
+    /// place; true when either still had the session.
+    async fn rewrite_stored(
+        &self,
+        token: &str,
+        row: impl std::future::Future<Output = std::result::Result<bool, sea_orm::DbErr>>,
+        expires_at: Option<Timestamp>,
+        edit: impl FnOnce(&mut Map<String, Value>),
+    ) -> Result<bool> {
+        let in_db = self.in_database() && row.await?;
         let Some(r) = &self.redis else {
             return Ok(in_db);
         };
-        let written = r
-            .rewrite_session(token, None, |s| {
-                s.extend(fields.clone());
-                s.insert("updatedAt".into(), now.to_iso().into());
-            })
-            .await?;
-        Ok(written || in_db)
+        Ok(r.rewrite_session(token, expires_at, edit).await? || in_db)
     }
 
     /// Signs one session out.
@@ -298,7 +321,7 @@ impl SessionStore {
             .session_rows()
             .delete_all_of_user(self.store.connection(), user_id)
             .await?;
-        self.forget_user(user_id, Timestamp::now()).await
+        self.forget_user_stored(user_id, Timestamp::now()).await
     }
 
     /// After a transaction that deleted a user's session rows (password reset, delete-user,
@@ -364,6 +387,9 @@ impl SessionStore {
             Ok(None) => Ok(()),
             Err(e) => Err(e.into()),
         };
+        // The row's own invalidation came before this rewrite: a lookup in between may
+        // have cached the old copy from Redis.
+        self.user_sessions_changed(user_id);
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not update the user kept with their sessions");
         }
