@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::{Plugin, UserFields};
 use crate::config::ConfigError;
 use crate::error::{ApiError, ApiResult};
+use crate::models::User;
 use crate::schema::migrate::SchemaMigration;
 use crate::schema::{Field, FieldType, SchemaPart};
 use crate::state::AppState;
@@ -79,8 +80,11 @@ pub struct UsernamePlugin {
 
 pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigError> {
     let options: UsernameOptions = super::options("username", table)?;
+    // Anchored: the whole value must match, as the options say (a pattern without `^...$`
+    // would otherwise accept any name containing one allowed character).
     let compile = |key: &str, p: &str| {
-        Regex::new(p).map_err(|e| ConfigError::Invalid(format!("plugins.username.{key}: {e}")))
+        Regex::new(&format!("^(?:{p})$"))
+            .map_err(|e| ConfigError::Invalid(format!("plugins.username.{key}: {e}")))
     };
     let pattern = compile("username_pattern", &options.username_pattern)?;
     let display_pattern = options
@@ -128,14 +132,18 @@ impl UsernamePlugin {
             .is_none_or(|p| p.is_match(display))
     }
 
-    async fn owner(&self, state: &AppState, username: &str) -> ApiResult<Option<String>> {
+    /// The user with this username (normalised as stored).
+    async fn find_user(&self, state: &AppState, username: &str) -> ApiResult<Option<User>> {
         let normalized = Value::String(self.normalize(username));
         Ok(state
             .store
             .users()
             .find_by_field("username", &normalized)
-            .await?
-            .map(|u| u.id))
+            .await?)
+    }
+
+    async fn owner(&self, state: &AppState, username: &str) -> ApiResult<Option<String>> {
+        Ok(self.find_user(state, username).await?.map(|u| u.id))
     }
 }
 
@@ -255,5 +263,20 @@ impl Problem {
 impl From<Problem> for ApiError {
     fn from(p: Problem) -> Self {
         p.on_read().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_pattern_must_match_the_whole_username() {
+        let table: toml::Table = toml::from_str(r#"username_pattern = "[a-z]+""#).unwrap();
+        let built = plugin(Some(&table)).unwrap();
+        let plugin = built.as_any().downcast_ref::<UsernamePlugin>().unwrap();
+        assert_eq!(plugin.problem("alice"), None);
+        assert_eq!(plugin.problem("alice!"), Some(Problem::Invalid));
+        assert_eq!(plugin.problem("!!!a"), Some(Problem::Invalid));
     }
 }

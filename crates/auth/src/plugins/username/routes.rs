@@ -1,10 +1,10 @@
 //! `POST /sign-in/username` and `POST /is-username-available`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{UsernamePlugin, INVALID_USERNAME_OR_PASSWORD, SIGN_IN_INVALID_USERNAME};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::rate_limit::Rule;
 use crate::routes::body::{self, Body, MediaTypes, RequestBody, Validator};
 use crate::routes::{sign_in, Api, Doc};
@@ -26,14 +26,6 @@ pub fn configure(api: &mut Api) {
             .ok(object(&[("available", boolean())], &["available"])),
     );
     api.add(e);
-}
-
-fn plugin(state: &AppState) -> ApiResult<&UsernamePlugin> {
-    state
-        .config
-        .plugins
-        .get::<UsernamePlugin>()
-        .ok_or_else(|| ApiError::Internal("username plugin route without the plugin".into()))
 }
 
 /// The body of `/sign-in/username`.
@@ -69,7 +61,7 @@ async fn sign_in_username(
     Body(body): Body<SignInUsername>,
 ) -> ApiResult<HttpResponse> {
     body::form_csrf_check(&req, &state)?;
-    let plugin = plugin(&state)?;
+    let plugin = state.config.plugins.of::<UsernamePlugin>()?;
     if body.username.is_empty() || body.password.is_empty() {
         return Err(INVALID_USERNAME_OR_PASSWORD.into());
     }
@@ -77,12 +69,7 @@ async fn sign_in_username(
         return Err(problem.into());
     }
     crate::routes::password::check_not_too_long(&state, &body.password)?;
-    let normalized = Value::String(plugin.normalize(&body.username));
-    let user = state
-        .store
-        .users()
-        .find_by_field("username", &normalized)
-        .await?;
+    let user = plugin.find_user(&state, &body.username).await?;
     let Some(user) = sign_in::check_password(&state, user, &body.password).await? else {
         return Err(INVALID_USERNAME_OR_PASSWORD.into());
     };
@@ -115,7 +102,7 @@ async fn is_username_available(
     state: web::Data<AppState>,
     Body(body): Body<UsernameBody>,
 ) -> ApiResult<HttpResponse> {
-    let plugin = plugin(&state)?;
+    let plugin = state.config.plugins.of::<UsernamePlugin>()?;
     if body.username.is_empty() {
         return Err(SIGN_IN_INVALID_USERNAME.into());
     }
