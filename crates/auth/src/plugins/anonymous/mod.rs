@@ -136,20 +136,23 @@ impl Plugin for AnonymousPlugin {
     /// Upstream's after hook: the request came with an anonymous user's session and made a
     /// session for another, non-anonymous user: the anonymous user is deleted.
     async fn after(&self, state: &AppState, after: &mut After<'_>) -> ApiResult<()> {
-        if !LINKING_ROUTES.iter().any(|r| after.route.starts_with(r)) {
+        if self.options.disable_delete_anonymous_user
+            || !LINKING_ROUTES.iter().any(|r| after.route.starts_with(r))
+        {
             return Ok(());
         }
         let Some((_, new_user)) = after.new_session() else {
             return Ok(());
         };
-        let new_user = new_user.clone();
+        if is_anonymous(new_user) {
+            return Ok(());
+        }
+        let new_user_id = new_user.id.clone();
+        // Only now a storage read: the request's own session, if anonymous.
         let Some(anonymous) = self.anonymous_session(state, after.request).await? else {
             return Ok(());
         };
-        if self.options.disable_delete_anonymous_user
-            || new_user.id == anonymous.user.id
-            || is_anonymous(&new_user)
-        {
+        if new_user_id == anonymous.user.id {
             return Ok(());
         }
         // Upstream logs a failed clean-up and answers the sign-in all the same.

@@ -8,7 +8,7 @@ use super::{
     DELETE_ANONYMOUS_USER_DISABLED, FAILED_TO_CREATE_USER, USER_IS_NOT_ANONYMOUS,
 };
 use crate::crypto::random;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::models::{Timestamp, User};
 use crate::rate_limit::Rule;
 use crate::routes::body::{self, Body, NoSchema};
@@ -37,14 +37,6 @@ pub fn configure(api: &mut Api) {
     api.add(e);
 }
 
-fn plugin(state: &AppState) -> ApiResult<&AnonymousPlugin> {
-    state
-        .config
-        .plugins
-        .get::<AnonymousPlugin>()
-        .ok_or_else(|| ApiError::Internal("anonymous plugin route without the plugin".into()))
-}
-
 /// A new anonymous user and its session: `{token, user}` with the session cookie.
 async fn sign_in_anonymous(
     req: HttpRequest,
@@ -53,7 +45,7 @@ async fn sign_in_anonymous(
 ) -> ApiResult<HttpResponse> {
     // 1.7.29: the same login CSRF checks as /sign-in/email.
     body::form_csrf_check(&req, &state)?;
-    let plugin = plugin(&state)?;
+    let plugin = state.config.plugins.of::<AnonymousPlugin>()?;
     if session::lookup(&req, &state, false)
         .await?
         .session
@@ -101,14 +93,14 @@ async fn sign_in_anonymous(
     ))
 }
 
-/// Deletes the signed-in anonymous user (fresh session required, as upstream's
-/// `sensitiveSessionMiddleware`).
+/// Deletes the signed-in anonymous user (its session read from storage, never from the
+/// cookie cache, as upstream's `sensitiveSessionMiddleware`).
 async fn delete_anonymous_user(
     req: HttpRequest,
     state: web::Data<AppState>,
     _: Body<NoSchema>,
 ) -> ApiResult<HttpResponse> {
-    let plugin = plugin(&state)?;
+    let plugin = state.config.plugins.of::<AnonymousPlugin>()?;
     let auth = session::require(&req, &state).await?;
     if plugin.options.disable_delete_anonymous_user {
         return Err(DELETE_ANONYMOUS_USER_DISABLED.into());
