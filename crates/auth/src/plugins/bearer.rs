@@ -52,12 +52,8 @@ pub fn session_token(req: &HttpRequest, config: &Config) -> Option<String> {
 /// The plugin: no options.
 pub struct BearerPlugin;
 
-#[derive(Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoOptions {}
-
 pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigError> {
-    super::options::<NoOptions>("bearer", table)?;
+    super::options::<super::NoOptions>("bearer", table)?;
     Ok(Arc::new(BearerPlugin))
 }
 
@@ -82,16 +78,14 @@ impl Plugin for BearerPlugin {
     /// A response that sets a live session cookie also gets `set-auth-token:
     /// <token>.<signature>` for clients that keep bearer tokens.
     async fn after(&self, state: &AppState, after: &mut After<'_>) -> ApiResult<()> {
-        let prefix = format!("{}=", state.cookies.session_token);
+        let name = &state.cookies.session_token;
         let signed = after
-            .set_cookies()
-            .iter()
-            .filter(|c| !c.contains("Max-Age=0"))
-            .find_map(|c| c.strip_prefix(prefix.as_str()).map(str::to_owned))
-            .and_then(|rest| rest.split(';').next().map(str::to_owned))
+            .sets_cookie(name)
+            .find(|c| !c.contains("Max-Age=0"))
+            .and_then(|c| c[name.len() + 1..].split(';').next())
             .filter(|v| !v.is_empty())
             .and_then(|v| {
-                percent_decode_str(&v)
+                percent_decode_str(v)
                     .decode_utf8()
                     .ok()
                     .map(|v| v.into_owned())

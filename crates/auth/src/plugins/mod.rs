@@ -13,9 +13,9 @@
 //!    social sign-up and update-user (username's rules, last-login-method's column).
 //! 5. `before_session`: before a session is created for a user; an error refuses the sign-in.
 //! 6. `after`: after an endpoint answered, with what happened (a session created, a session
-//!    read, a sign-out) and the response's headers: cookies and headers to add, cleanup
-//!    (upstream's `hooks.after`: multi-session, last-login-method, anonymous linking, jwt's
-//!    `set-auth-jwt`, bearer's `set-auth-token`).
+//!    read), the matched route and the response's headers: cookies and headers to add,
+//!    cleanup (upstream's `hooks.after`: multi-session, last-login-method, anonymous
+//!    linking, jwt's `set-auth-jwt`, bearer's `set-auth-token`).
 //! 7. `exposed_headers`: the response headers it adds that a browser app must be able to
 //!    read (`Access-Control-Expose-Headers`, on CORS answers and on answers that carry them).
 //!
@@ -53,7 +53,7 @@ pub trait Plugin: Send + Sync + 'static {
     /// Upstream's plugin id (`username`, `multi-session`).
     fn id(&self) -> &'static str;
 
-    /// For handlers that need their plugin's options (`state.plugin::<T>()`).
+    /// For handlers that need their plugin's options (`Plugins::of::<T>()`).
     fn as_any(&self) -> &dyn Any;
 
     /// Declares the plugin's endpoints (registered and described for the OpenAPI document).
@@ -109,8 +109,6 @@ pub enum Event {
     SessionCreated { session: Session, user: User },
     /// The request's session was read and answered (get-session).
     SessionRead(SessionWithUser),
-    /// The request's session was ended (sign-out).
-    SignedOut,
 }
 
 /// Records an event of this request for the after hooks (a session created twice, as when
@@ -155,8 +153,15 @@ impl After<'_> {
         })
     }
 
-    pub fn signed_out(&self) -> bool {
-        self.events.iter().any(|e| matches!(e, Event::SignedOut))
+    /// The response's `Set-Cookie` lines for the cookie `name` (expiring ones included).
+    pub fn sets_cookie<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.headers
+            .get_all(SET_COOKIE)
+            .filter_map(|v| v.to_str().ok())
+            .filter(move |c| {
+                c.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('='))
+            })
     }
 
     /// The `Set-Cookie` lines of the response so far.
@@ -201,6 +206,16 @@ impl Plugins {
         self.list
             .iter()
             .find_map(|p| p.as_any().downcast_ref::<T>())
+    }
+
+    /// A plugin's own options, for its routes (registered only when it is enabled).
+    pub fn of<T: 'static>(&self) -> ApiResult<&T> {
+        self.get::<T>().ok_or_else(|| {
+            crate::error::ApiError::Internal(format!(
+                "{} route without its plugin",
+                std::any::type_name::<T>()
+            ))
+        })
     }
 
     /// Each plugin's endpoints, tagged with its name as upstream's document tags them
@@ -381,6 +396,11 @@ pub fn from_config(env_list: Option<&str>, tables: &toml::Table) -> Result<Plugi
     }
     Ok(Plugins { list })
 }
+
+/// The options of a plugin that has none (`[plugins.<id>]` takes only `enabled`).
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoOptions {}
 
 /// Parses a plugin's options from its table with serde, naming the key on an error
 /// (unknown options included: every options struct denies unknown fields).

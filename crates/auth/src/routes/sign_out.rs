@@ -33,7 +33,6 @@ pub async fn sign_out(
             tracing::warn!(error = %e, "deleting the session on sign-out failed");
         }
     }
-    crate::plugins::record(&req, crate::plugins::Event::SignedOut);
     Ok(super::json_with_cookies(
         &json!({ "success": true }),
         cookies::expire_session_cookies(&req, &state.cookies),

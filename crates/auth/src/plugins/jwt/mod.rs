@@ -30,12 +30,8 @@ const JWKS_MAX_AGE: u32 = 300;
 /// names predate the plugin tables); `[plugins.jwt]` takes only `enabled`.
 pub struct JwtPlugin;
 
-#[derive(Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoOptions {}
-
 pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigError> {
-    super::options::<NoOptions>("jwt", table)?;
+    super::options::<super::NoOptions>("jwt", table)?;
     Ok(Arc::new(JwtPlugin))
 }
 

@@ -133,11 +133,10 @@ impl Plugin for LastLoginMethodPlugin {
                 }
             }
         }
-        let session_cookie = format!("{}=", state.cookies.session_token);
         if after
-            .set_cookies()
-            .iter()
-            .any(|c| c.starts_with(&session_cookie))
+            .sets_cookie(&state.cookies.session_token)
+            .next()
+            .is_some()
         {
             let cookie = state.cookies.set_cookie_with(
                 &self.options.cookie_name,

@@ -113,12 +113,11 @@ impl Plugin for MultiSessionPlugin {
         };
         let (token, user_id) = (session.token.clone(), user.id.clone());
         let name = cookie_name(state, &token);
-        let set = after.set_cookies();
-        let sets_session = set
-            .iter()
-            .any(|c| c.starts_with(&format!("{}=", state.cookies.session_token)));
-        if set.iter().any(|c| c.starts_with(&format!("{name}=")))
-            || cookies::get(after.request, &name).is_some()
+        let sets_session = after
+            .sets_cookie(&state.cookies.session_token)
+            .next()
+            .is_some();
+        if after.sets_cookie(&name).next().is_some() || cookies::get(after.request, &name).is_some()
         {
             return Ok(());
         }

@@ -96,14 +96,6 @@ impl OneTimeTokenPlugin {
     }
 }
 
-fn plugin_of(state: &AppState) -> ApiResult<&OneTimeTokenPlugin> {
-    state
-        .config
-        .plugins
-        .get::<OneTimeTokenPlugin>()
-        .ok_or_else(|| ApiError::Internal("one-time-token route without the plugin".into()))
-}
-
 #[async_trait::async_trait(?Send)]
 impl Plugin for OneTimeTokenPlugin {
     fn id(&self) -> &'static str {
@@ -164,7 +156,7 @@ impl Plugin for OneTimeTokenPlugin {
 
 /// `{token}` for the signed-in user's session.
 async fn generate(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let plugin = plugin_of(&state)?;
+    let plugin = state.config.plugins.of::<OneTimeTokenPlugin>()?;
     let auth = session::require(&req, &state).await?;
     if plugin.options.disable_client_request {
         return Err(ApiError::BadRequestMessage("Client requests are disabled"));
@@ -196,7 +188,7 @@ async fn verify(
     state: web::Data<AppState>,
     Body(body): Body<TokenBody>,
 ) -> ApiResult<HttpResponse> {
-    let plugin = plugin_of(&state)?;
+    let plugin = state.config.plugins.of::<OneTimeTokenPlugin>()?;
     let Some(value) = state
         .verifications
         .take(&plugin.identifier(&body.token))

@@ -32,7 +32,7 @@ pub fn document(state: &AppState) -> Value {
             "description": "The signed session cookie set by the sign-in endpoints",
         }),
     );
-    if bearer_enabled(state) {
+    if state.config.plugins.is_enabled("bearer") {
         security_schemes.insert(
             "bearerAuth".into(),
             json!({
@@ -69,10 +69,6 @@ pub fn document(state: &AppState) -> Value {
         },
         "paths": paths,
     })
-}
-
-fn bearer_enabled(state: &AppState) -> bool {
-    state.config.plugins.ids().contains(&"bearer")
 }
 
 /// (name, type) of the core user fields, as upstream answers them.
@@ -200,7 +196,7 @@ fn operation(state: &AppState, op: &Operation, used_ids: &mut Vec<String>) -> Va
     out.insert("responses".into(), Value::Object(responses));
     if op.doc.signed_in {
         let mut security = vec![json!({ "cookieAuth": [] })];
-        if bearer_enabled(state) {
+        if state.config.plugins.is_enabled("bearer") {
             security.push(json!({ "bearerAuth": [] }));
         }
         out.insert("security".into(), security.into());

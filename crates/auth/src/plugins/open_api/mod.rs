@@ -112,14 +112,6 @@ impl Plugin for OpenApiPlugin {
     }
 }
 
-fn plugin_of(state: &AppState) -> ApiResult<&OpenApiPlugin> {
-    state
-        .config
-        .plugins
-        .get::<OpenApiPlugin>()
-        .ok_or_else(|| ApiError::Internal("open-api route without the plugin".into()))
-}
-
 /// `GET /open-api/generate-schema`
 async fn generate_schema(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(document(&state))
@@ -129,7 +121,7 @@ async fn generate_schema(state: web::Data<AppState>) -> HttpResponse {
 /// Content-Security-Policy keeps it on this server: Redoc's one outside resource (a logo
 /// in the sidebar footer, from Redocly's CDN) is never requested.
 async fn reference(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let plugin = plugin_of(&state)?;
+    let plugin = state.config.plugins.of::<OpenApiPlugin>()?;
     // A `</script>` inside the JSON must not end the script element.
     let spec = document(&state).to_string().replace("</", "<\\/");
     let script = format!("{}{}", state.config.base_path, plugin.script);
