@@ -5,7 +5,7 @@
 
 mod document;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -48,6 +48,15 @@ pub struct OpenApiPlugin {
     /// Its script, beside it.
     script: &'static str,
     disable_default_reference: bool,
+    /// The document as JSON, made on first use: everything it describes is fixed once the
+    /// server runs.
+    document: OnceLock<String>,
+}
+
+impl OpenApiPlugin {
+    fn document_json(&self, state: &AppState) -> &str {
+        self.document.get_or_init(|| document(state).to_string())
+    }
 }
 
 pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigError> {
@@ -62,6 +71,7 @@ pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigErro
         reference: Box::leak(path.to_owned().into_boxed_str()),
         script: Box::leak(format!("{path}/redoc.standalone.js").into_boxed_str()),
         disable_default_reference: options.disable_default_reference,
+        document: OnceLock::new(),
     }))
 }
 
@@ -113,8 +123,11 @@ impl Plugin for OpenApiPlugin {
 }
 
 /// `GET /open-api/generate-schema`
-async fn generate_schema(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(&state))
+async fn generate_schema(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let plugin = state.config.plugins.of::<OpenApiPlugin>()?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(plugin.document_json(&state).to_owned()))
 }
 
 /// `GET /reference`: the document embedded in a page that renders it with Redoc. Its
@@ -123,7 +136,7 @@ async fn generate_schema(state: web::Data<AppState>) -> HttpResponse {
 async fn reference(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let plugin = state.config.plugins.of::<OpenApiPlugin>()?;
     // A `</script>` inside the JSON must not end the script element.
-    let spec = document(&state).to_string().replace("</", "<\\/");
+    let spec = plugin.document_json(&state).replace("</", "<\\/");
     let script = format!("{}{}", state.config.base_path, plugin.script);
     let nonce = crate::crypto::random::string_from(crate::crypto::random::ALPHANUMERIC, 24);
     let policy = format!(
@@ -172,8 +185,17 @@ async fn script(req: HttpRequest) -> ApiResult<HttpResponse> {
         response.insert_header((CONTENT_ENCODING, "gzip"));
         return Ok(response.body(REDOC_GZ));
     }
+    Ok(response.body(redoc_plain()?))
+}
+
+/// The bundle inflated, once (about 1 MB; only clients without gzip want it).
+fn redoc_plain() -> ApiResult<&'static [u8]> {
+    static PLAIN: OnceLock<Vec<u8>> = OnceLock::new();
+    if let Some(plain) = PLAIN.get() {
+        return Ok(plain);
+    }
     let mut plain = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(REDOC_GZ), &mut plain)
         .map_err(|e| ApiError::Internal(format!("embedded reference script: {e}")))?;
-    Ok(response.body(plain))
+    Ok(PLAIN.get_or_init(|| plain))
 }
