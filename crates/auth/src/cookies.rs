@@ -100,20 +100,25 @@ pub fn session_cookies(
     token: &str,
     remember: bool,
 ) -> Vec<String> {
-    let signed = encode_uri_component(&config.secrets.sign(token));
-    if remember {
-        vec![names.set_cookie(
-            &names.session_token,
-            &signed,
-            Some(config.session.expires_in),
-        )]
-    } else {
+    let mut set = vec![session_token_cookie(config, names, token, remember)];
+    if !remember {
         let marker = encode_uri_component(&config.secrets.sign("true"));
-        vec![
-            names.set_cookie(&names.session_token, &signed, None),
-            names.set_cookie(&names.dont_remember, &marker, None),
-        ]
+        set.push(names.set_cookie(&names.dont_remember, &marker, None));
     }
+    set
+}
+
+/// The signed session token cookie alone: for the session's lifetime, or for the browser
+/// session when it is not remembered.
+pub fn session_token_cookie(
+    config: &Config,
+    names: &CookieNames,
+    token: &str,
+    remember: bool,
+) -> String {
+    let signed = encode_uri_component(&config.secrets.sign(token));
+    let max_age = remember.then_some(config.session.expires_in);
+    names.set_cookie(&names.session_token, &signed, max_age)
 }
 
 /// Expiries for every session cookie, including cache chunks the request carried.

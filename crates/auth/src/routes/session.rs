@@ -20,7 +20,8 @@ pub struct Lookup {
 
 /// Reads and, when due, refreshes the session (Better Auth's refresh rule: when
 /// `expiresAt - expiresIn + updateAge <= now`, push `expiresAt` to `now + expiresIn`).
-/// Always from storage: what upstream's `sensitiveSessionMiddleware` and every write need.
+/// From storage (in stateless mode, from the cookie, which is the session's authority): what
+/// upstream's `sensitiveSessionMiddleware` and every write need.
 pub async fn lookup(req: &HttpRequest, state: &AppState, allow_refresh: bool) -> ApiResult<Lookup> {
     lookup_with(req, state, allow_refresh, false).await
 }
@@ -92,15 +93,23 @@ pub async fn lookup_with(
         .plus_seconds(session_config.update_age - session_config.expires_in)
         <= now;
     let remember = !cookies::dont_remember(req, &state.config, &state.cookies);
-    if !refresh_due || !allow_refresh || session_config.disable_refresh || !remember {
-        // Upstream rewrites the cache on every read from storage.
+    if !remember || !allow_refresh {
+        // Upstream answers a "don't remember" session and `disableRefresh` as read: nothing
+        // refreshed, no cache cookie written.
+        return Ok(Lookup {
+            session: Some(found),
+            set_cookies,
+        });
+    }
+    if !refresh_due || session_config.disable_refresh {
+        // Upstream rewrites the cache on the other reads from storage.
         set_cookies.extend(cookie_cache::issue(
             req,
             &state.config,
             &state.cookies,
             &found.session,
             &found.user,
-            remember,
+            true,
         ));
         return Ok(Lookup {
             session: Some(found),
@@ -143,20 +152,21 @@ fn refresh_cache(
         return Vec::new();
     }
     let remember = !cookies::dont_remember(req, &state.config, &state.cookies);
-    let mut set = cookies::session_cookies(
-        &state.config,
-        &state.cookies,
-        &found.session.token,
-        remember,
-    );
-    // Upstream writes the refreshed cache as a remembered one.
-    set.extend(cookie_cache::issue(
+    // Upstream writes the refreshed cache as a remembered one, then the token cookie alone
+    // (the "don't remember" marker stays as it is).
+    let mut set = cookie_cache::issue(
         req,
         &state.config,
         &state.cookies,
         &found.session,
         &found.user,
         true,
+    );
+    set.push(cookies::session_token_cookie(
+        &state.config,
+        &state.cookies,
+        &found.session.token,
+        remember,
     ));
     set
 }

@@ -200,6 +200,50 @@ async fn writes_reissue_the_cache_with_the_new_user(b: Backend) {
     }
 }
 
+/// Reads from storage write the cache again, except where upstream answers the session as
+/// read: a "don't remember" session and `disableRefresh`.
+async fn reads_as_read_write_no_cache(b: Backend) {
+    let Some(srv) = TestServer::start_with(b, cache(CookieCacheStrategy::Compact, 300)).await
+    else {
+        return;
+    };
+    let up = srv.sign_up("reader@example.com", "password123").await;
+    let remembered = jar(&up.set_cookies());
+    let read = srv
+        .get("/get-session?disableCookieCache=true", Some(&remembered))
+        .await;
+    assert_eq!(read.json()["user"]["email"], "reader@example.com");
+    assert!(read.set_cookie(DATA).is_some(), "{:?}", read.set_cookies());
+    let as_read = srv
+        .get(
+            "/get-session?disableCookieCache=true&disableRefresh=true",
+            Some(&remembered),
+        )
+        .await;
+    assert_eq!(as_read.json()["user"]["email"], "reader@example.com");
+    assert!(
+        as_read.set_cookies().is_empty(),
+        "{:?}",
+        as_read.set_cookies()
+    );
+
+    let signed_in = srv
+        .post(
+            "/sign-in/email",
+            json!({"email": "reader@example.com", "password": "password123", "rememberMe": false}),
+            None,
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.text);
+    let forgotten = jar(&signed_in.set_cookies());
+    let read = srv
+        .get("/get-session?disableCookieCache=true", Some(&forgotten))
+        .await;
+    assert_eq!(read.json()["user"]["email"], "reader@example.com");
+    assert!(read.set_cookies().is_empty(), "{:?}", read.set_cookies());
+    srv.stop().await;
+}
+
 async fn refused_cookies_fall_back_to_storage(b: Backend) {
     for strategy in STRATEGIES {
         let Some(srv) = TestServer::start_with(b, cache(strategy, 300)).await else {
@@ -456,6 +500,7 @@ fn upstream_cookies_open() {
 }
 
 on_both_databases!(
+    reads_as_read_write_no_cache,
     writes_reissue_the_cache_with_the_new_user,
     a_valid_cache_answers_without_storage,
     refused_cookies_fall_back_to_storage,
