@@ -121,17 +121,21 @@ pub fn session_token_cookie(
     names.set_cookie(&names.session_token, &signed, max_age)
 }
 
+/// The chunk number of `name` if it is `<cookie>.<n>` (n written without leading zeros, as
+/// upstream's `parseCookieChunkIndex`).
+pub(crate) fn chunk_index(cookie: &str, name: &str) -> Option<u32> {
+    let suffix = name.strip_prefix(cookie)?.strip_prefix('.')?;
+    let index: u32 = suffix.parse().ok()?;
+    (index.to_string() == suffix).then_some(index)
+}
+
 /// Expiries for every session cookie, including cache chunks the request carried.
 pub fn expire_session_cookies(req: &HttpRequest, names: &CookieNames) -> Vec<String> {
     let mut out = vec![
         names.expire(&names.session_token),
         names.expire(&names.session_data),
     ];
-    let is_chunk = |name: &str, of: &str| {
-        name.strip_prefix(of)
-            .and_then(|rest| rest.strip_prefix('.'))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
-    };
+    let is_chunk = |name: &str, of: &str| chunk_index(of, name).is_some();
     for (name, _) in request_cookies(req) {
         if is_chunk(name, &names.session_data) {
             out.push(names.expire(name));

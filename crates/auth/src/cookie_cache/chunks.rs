@@ -4,17 +4,10 @@
 
 use actix_web::HttpRequest;
 
-use crate::cookies::{self, CookieNames};
+use crate::cookies::{self, chunk_index, CookieNames};
 
 const MAX_COOKIE_SIZE: usize = 4050;
 const MAX_CHUNKS: usize = 100;
-
-/// The chunk number of `name` if it is `<cookie>.<n>` (n written without leading zeros).
-fn chunk_index(cookie: &str, name: &str) -> Option<u32> {
-    let suffix = name.strip_prefix(cookie)?.strip_prefix('.')?;
-    let index: u32 = suffix.parse().ok()?;
-    (index.to_string() == suffix).then_some(index)
-}
 
 /// The cookie's value: the whole cookie if present, else its chunks joined in order.
 pub(super) fn read(req: &HttpRequest, cookie: &str) -> Option<String> {

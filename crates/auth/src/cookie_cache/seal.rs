@@ -14,14 +14,12 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::CookieCacheStrategy;
 use crate::crypto::secrets::Secrets;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::crypto::signing::{hmac_sha256, verify_hmac_sha256};
 
 /// Lifetime written into a browser-session ("don't remember") cookie: upstream falls back
 /// to 60 s for `compact` and 300 s for the JWT forms.
@@ -57,7 +55,10 @@ pub fn seal(
                     .saturating_mul(1000);
             let mut signed = payload.clone();
             signed.insert("expiresAt".into(), expires_at.into());
-            let signature = URL_SAFE_NO_PAD.encode(hmac(secrets.current(), &json(&signed)));
+            let signature = URL_SAFE_NO_PAD.encode(hmac_sha256(
+                secrets.current().as_bytes(),
+                json(&signed).as_bytes(),
+            ));
             let mut outer = Map::new();
             outer.insert("session".into(), Value::Object(payload));
             outer.insert("expiresAt".into(), expires_at.into());
@@ -109,11 +110,9 @@ fn open_compact(secrets: &Secrets, value: &str) -> Option<Opened> {
     let mut signed = payload.clone();
     signed.insert("expiresAt".into(), expires_at);
     let signed = json(&signed);
-    let authentic = secrets.all().any(|secret| {
-        let mut mac = mac(secret);
-        mac.update(signed.as_bytes());
-        mac.verify_slice(&signature).is_ok() // constant time
-    });
+    let authentic = secrets
+        .all()
+        .any(|secret| verify_hmac_sha256(secret.as_bytes(), signed.as_bytes(), &signature));
     authentic.then_some(Opened {
         payload,
         expires_at_ms,
@@ -249,19 +248,6 @@ fn jwe_key(secret: &str, salt: &str) -> [u8; 64] {
 fn thumbprint(key: &[u8]) -> String {
     let jwk = format!(r#"{{"k":"{}","kty":"oct"}}"#, URL_SAFE_NO_PAD.encode(key));
     URL_SAFE_NO_PAD.encode(Sha256::digest(jwk.as_bytes()))
-}
-
-fn mac(secret: &str) -> HmacSha256 {
-    match HmacSha256::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    }
-}
-
-fn hmac(secret: &str, data: &str) -> Vec<u8> {
-    let mut mac = mac(secret);
-    mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// JSON as `JSON.stringify` writes it (no spaces, keys in insertion order).

@@ -11,19 +11,31 @@ type HmacSha256 = Hmac<Sha256>;
 /// Length of a base64-encoded SHA-256 MAC with padding.
 const SIGNATURE_LEN: usize = 44;
 
-fn mac(secret: &str) -> HmacSha256 {
+fn mac(key: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    match HmacSha256::new_from_slice(secret.as_bytes()) {
+    match HmacSha256::new_from_slice(key) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC takes keys of any length"),
     }
 }
 
+/// HMAC-SHA256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut m = mac(key);
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+/// Whether `tag` is the HMAC-SHA256 of `data` under `key` (constant-time comparison).
+pub fn verify_hmac_sha256(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
+    let mut m = mac(key);
+    m.update(data);
+    m.verify_slice(tag).is_ok()
+}
+
 /// `value.signature`
 pub fn sign(secret: &str, value: &str) -> String {
-    let mut m = mac(secret);
-    m.update(value.as_bytes());
-    let signature = STANDARD.encode(m.finalize().into_bytes());
+    let signature = STANDARD.encode(hmac_sha256(secret.as_bytes(), value.as_bytes()));
     format!("{value}.{signature}")
 }
 
@@ -38,10 +50,7 @@ pub fn verify<'a>(secret: &str, signed: &'a str) -> Option<&'a str> {
         return None;
     }
     let expected = STANDARD.decode(signature).ok()?;
-    let mut m = mac(secret);
-    m.update(value.as_bytes());
-    m.verify_slice(&expected).ok()?;
-    Some(value)
+    verify_hmac_sha256(secret.as_bytes(), value.as_bytes(), &expected).then_some(value)
 }
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
 //! Provider tokens at rest (`account.encryptOAuthTokens`, upstream `oauth2/utils.ts`) and
 //! the session token carried in a link flow's state (`crypto/purpose.ts`).
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use crate::config::Config;
+use crate::crypto::signing::hmac_sha256;
 use crate::crypto::symmetric;
 use crate::oauth::Tokens;
 use crate::store::accounts::TokenUpdate;
@@ -34,19 +32,10 @@ pub fn open(config: &Config, stored: &str) -> Option<String> {
 
 /// HKDF-SHA256 (one block) of the secret for a purpose, hex: upstream's `derivePurposeKey`.
 fn purpose_key(secret: &str, purpose: &str) -> String {
-    let prk = hmac(b"better-auth:oauth-encryption:v1", secret.as_bytes());
+    let prk = hmac_sha256(b"better-auth:oauth-encryption:v1", secret.as_bytes());
     let mut info = format!("better-auth:{purpose}:v1").into_bytes();
     info.push(1);
-    hex::encode(hmac(&prk, &info))
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-        return Vec::new();
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    hex::encode(hmac_sha256(&prk, &info))
 }
 
 const LINK_PURPOSE: &str = "oauth-link-session-token";
