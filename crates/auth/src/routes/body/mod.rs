@@ -35,15 +35,21 @@ pub enum MediaTypes {
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// The body as better-call reads it: JSON, or a form where allowed; `None` without a body
-/// or a content type.
+/// The body as better-call reads it: JSON, or a form where allowed; `None` without a body.
 pub fn parse(req: &HttpRequest, bytes: &[u8], media: MediaTypes) -> ApiResult<Option<Value>> {
     if bytes.is_empty() {
         return Ok(None);
     }
-    // Without a content type better-call ignores the body.
+    let allowed = || match media {
+        MediaTypes::Json => JSON.to_owned(),
+        MediaTypes::JsonOrForm => format!("{FORM}, {JSON}"),
+    };
+    // better-call's `getBody`: a body without a content type is refused.
     let Some(content_type) = req.headers().get(CONTENT_TYPE) else {
-        return Ok(None);
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type is required. Allowed types: {}",
+            allowed()
+        )));
     };
     // better-call's `getBody`: the media type before `;`, trimmed, lower-cased, must equal
     // one of the endpoint's allowed types exactly (`application/vnd.api+json` or
@@ -62,12 +68,9 @@ pub fn parse(req: &HttpRequest, bytes: &[u8], media: MediaTypes) -> ApiResult<Op
             .collect();
         return Ok(Some(Value::Object(map)));
     }
-    let allowed = match media {
-        MediaTypes::Json => JSON.to_owned(),
-        MediaTypes::JsonOrForm => format!("{FORM}, {JSON}"),
-    };
     Err(ApiError::UnsupportedMediaType(format!(
-        "Content-Type \"{sent}\" is not allowed. Allowed types: {allowed}"
+        "Content-Type \"{sent}\" is not allowed. Allowed types: {}",
+        allowed()
     )))
 }
 
