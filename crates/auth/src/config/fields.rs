@@ -9,7 +9,6 @@
 //! ```
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::ConfigError;
 use crate::schema::{Field, FieldType, SchemaPart};
@@ -48,32 +47,12 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-const CORE_USER: [&str; 7] = [
-    "id",
-    "name",
-    "email",
-    "emailVerified",
-    "image",
-    "createdAt",
-    "updatedAt",
-];
-const CORE_SESSION: [&str; 8] = [
-    "id",
-    "expiresAt",
-    "token",
-    "createdAt",
-    "updatedAt",
-    "ipAddress",
-    "userAgent",
-    "userId",
-];
-
 fn field(table: &str, name: &str, file: FileField) -> Result<Field, ConfigError> {
     let key = format!("{table}.additional_fields.{name}");
     let core: &[&str] = if table == "user" {
-        &CORE_USER
+        &crate::store::users::CORE_COLUMNS
     } else {
-        &CORE_SESSION
+        &crate::store::sessions::CORE_COLUMNS
     };
     if !valid_name(name) || core.contains(&name) {
         return Err(ConfigError::Invalid(format!(
@@ -120,23 +99,9 @@ fn field(table: &str, name: &str, file: FileField) -> Result<Field, ConfigError>
         f = f.references(&r.model, &r.field, &on_delete);
     }
     if let Some(d) = &f.default {
-        let fits = matches!(
-            (f.ty, d),
-            (FieldType::String, Value::String(_))
-                | (FieldType::Number, Value::Number(_))
-                | (FieldType::Boolean, Value::Bool(_))
-                | (FieldType::Date, Value::String(_))
-                | (FieldType::Json, _)
-                | (
-                    FieldType::StringArray | FieldType::NumberArray,
-                    Value::Array(_)
-                )
-        );
-        if !fits {
-            return Err(ConfigError::Invalid(format!(
-                "{key}.default does not fit type"
-            )));
-        }
+        // The rule client values meet (a date default must be a date, a number an integer).
+        crate::schema::check_type(&f, d)
+            .map_err(|e| ConfigError::Invalid(format!("{key}.default does not fit type: {e}")))?;
     }
     Ok(f)
 }
@@ -159,4 +124,38 @@ pub fn additional_fields(
         }
     }
     Ok(part)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_fields(toml: &str) -> Result<SchemaPart, ConfigError> {
+        additional_fields(toml::from_str(toml).unwrap(), toml::Table::new())
+    }
+
+    #[test]
+    fn defaults_must_fit_their_type_and_names_stay_off_core_columns() {
+        for ok in [
+            "plan = { type = \"string\", default = \"free\" }",
+            "age = { type = \"number\", default = 3 }",
+            "since = { type = \"date\", default = \"2020-01-01T00:00:00.000Z\" }",
+            "tags = { type = \"string[]\", default = [\"a\"] }",
+        ] {
+            assert!(user_fields(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "since = { type = \"date\", default = \"tomorrow\" }",
+            "age = { type = \"number\", default = 1.5 }",
+            "age = { type = \"number\", default = \"3\" }",
+            "tags = { type = \"string[]\", default = [1] }",
+            "email = { type = \"string\" }",
+            "\"bad-name\" = { type = \"string\" }",
+        ] {
+            let Err(ConfigError::Invalid(message)) = user_fields(bad) else {
+                panic!("accepted: {bad}");
+            };
+            assert!(message.starts_with("user.additional_fields."), "{message}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ mod values;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub use values::{decode, encode, validate_input, InputIssue};
+pub use values::{check_type, decode, encode, validate_input, InputIssue};
 
 /// Upstream's field types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -158,10 +158,6 @@ impl Schema {
             merge(&mut schema.session, &part.session);
         }
         schema
-    }
-
-    pub fn user_field(&self, name: &str) -> Option<&Field> {
-        self.user.iter().find(|f| f.name == name)
     }
 }
 

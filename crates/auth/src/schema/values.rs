@@ -156,7 +156,7 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-fn check_type(field: &Field, value: &Value) -> Result<(), String> {
+pub fn check_type(field: &Field, value: &Value) -> Result<(), String> {
     let expected = |ty: &str| {
         Err(format!(
             "Invalid input: expected {ty}, received {}",

@@ -12,7 +12,7 @@ table_view! {
 use crate::models::{Session, SessionWithUser, Timestamp};
 
 /// The core columns, in upstream's order; the declared fields follow them.
-pub(super) const CORE_COLUMNS: [&str; 8] = [
+pub(crate) const CORE_COLUMNS: [&str; 8] = [
     "id",
     "expiresAt",
     "token",

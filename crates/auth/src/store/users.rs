@@ -12,7 +12,7 @@ table_view! {
 }
 
 /// The core columns, in upstream's order; the declared fields follow them.
-pub(super) const CORE_COLUMNS: [&str; 7] = [
+pub(crate) const CORE_COLUMNS: [&str; 7] = [
     "id",
     "name",
     "email",

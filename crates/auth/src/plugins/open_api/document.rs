@@ -128,7 +128,7 @@ fn model(core: &[(&str, Core)], required: &[&str], declared: &[Field]) -> Value 
 fn field_schema(ty: &FieldType) -> Value {
     match ty {
         FieldType::String => json!({ "type": "string" }),
-        FieldType::Number => json!({ "type": "number" }),
+        FieldType::Number => json!({ "type": "integer" }),
         FieldType::Boolean => json!({ "type": "boolean" }),
         FieldType::Date => json!({ "type": "string", "format": "date-time" }),
         FieldType::StringArray => json!({ "type": "array", "items": { "type": "string" } }),
