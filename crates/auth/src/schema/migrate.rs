@@ -14,6 +14,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionSession, TransactionTrait};
 
 use super::{ddl, Field, SchemaPart, Table};
+use crate::store::stmt;
 
 const RECORD_TABLE: &str = "seaql_migrations_plugins";
 
@@ -40,18 +41,12 @@ async fn columns(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, 
                where table_schema = current_schema() and table_name = $1"#
         }
     };
-    let rows = db.query_all_raw(statement(backend, sql, table)).await?;
+    let rows = db
+        .query_all_raw(stmt(backend, sql, vec![table.into()]))
+        .await?;
     rows.iter()
         .map(|r| r.try_get::<String>("", "name"))
         .collect()
-}
-
-fn statement(backend: DbBackend, sql: &str, value: &str) -> Statement {
-    let sql = match backend {
-        DbBackend::Sqlite => sql.replace('$', "?"),
-        _ => sql.to_owned(),
-    };
-    Statement::from_sql_and_values(backend, sql, [value.into()])
 }
 
 /// Adds the fields a table lacks (with their indexes).
@@ -193,14 +188,10 @@ pub async fn up(
         last = chrono::Utc::now().timestamp_millis().max(last + 1);
         let tx = db.begin().await?;
         apply(&tx, &m.part).await?;
-        let sql = match backend {
-            DbBackend::Sqlite => format!(r#"insert into "{RECORD_TABLE}" values (?, ?)"#),
-            _ => format!(r#"insert into "{RECORD_TABLE}" values ($1, $2)"#),
-        };
-        tx.execute_raw(Statement::from_sql_and_values(
+        tx.execute_raw(stmt(
             backend,
-            sql,
-            [m.name.clone().into(), last.into()],
+            &format!(r#"insert into "{RECORD_TABLE}" values ($1, $2)"#),
+            vec![m.name.clone().into(), last.into()],
         ))
         .await?;
         tx.commit().await?;
@@ -227,14 +218,10 @@ pub async fn down(
         };
         let tx = db.begin().await?;
         revert(&tx, &m.part).await?;
-        let sql = match backend {
-            DbBackend::Sqlite => format!(r#"delete from "{RECORD_TABLE}" where "version" = ?"#),
-            _ => format!(r#"delete from "{RECORD_TABLE}" where "version" = $1"#),
-        };
-        tx.execute_raw(Statement::from_sql_and_values(
+        tx.execute_raw(stmt(
             backend,
-            sql,
-            [name.clone().into()],
+            &format!(r#"delete from "{RECORD_TABLE}" where "version" = $1"#),
+            vec![name.clone().into()],
         ))
         .await?;
         tx.commit().await?;

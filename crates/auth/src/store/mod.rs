@@ -320,7 +320,8 @@ fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
-fn stmt(backend: DbBackend, sql: &str, values: Vec<DbValue>) -> Statement {
+/// A statement from SQL written with `$1, $2, ...` placeholders, for either backend.
+pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<DbValue>) -> Statement {
     let sql = match backend {
         DbBackend::Sqlite => sql.replace('$', "?"),
         _ => sql.to_owned(),
