@@ -33,7 +33,13 @@ impl Contract {
         };
         let responses = &op["responses"];
         let status = resp.status.to_string();
-        let Some(response) = responses.get(&status).or_else(|| responses.get("default")) else {
+        // `default` describes errors only: a success must be documented by its status.
+        let fallback = || {
+            (resp.status >= 400)
+                .then(|| responses.get("default"))
+                .flatten()
+        };
+        let Some(response) = responses.get(&status).or_else(fallback) else {
             return Err(format!(
                 "{method} {path}: status {status} is not documented"
             ));
