@@ -319,6 +319,50 @@ mod tests {
         assert!(cache.get(&entries[8].0).is_some());
     }
 
+    fn small_cache() -> SessionCache {
+        let settings = CacheSettings {
+            enabled: true,
+            max_entries: 100,
+            ttl: Duration::from_secs(600),
+        };
+        SessionCache::new(settings, counters())
+    }
+
+    /// A read that began before an invalidation (of anything) must not store what it read:
+    /// it may be the state the invalidation replaced.
+    #[test]
+    fn a_fill_older_than_an_invalidation_stores_nothing() {
+        let cache = small_cache();
+        let s = session_with_user(1);
+        let k = key(&s.session.token);
+        let before = cache.generation();
+        cache.invalidate_user("someone-else");
+        cache.fill(k, &s, before);
+        assert!(cache.get(&k).is_none());
+        cache.fill(k, &s, cache.generation());
+        assert!(cache.get(&k).is_some());
+        cache.invalidate_session(&s.session.token);
+        assert!(cache.get(&k).is_none());
+    }
+
+    /// With replicas, nothing is stored until the listener hears (notifications could be
+    /// missed), and losing it drops what was held.
+    #[test]
+    fn nothing_is_cached_while_not_hearing() {
+        let mut cache = small_cache();
+        let (outbox, _inbox) = mpsc::unbounded_channel();
+        cache.send_to(outbox);
+        let s = session_with_user(2);
+        let k = key(&s.session.token);
+        cache.fill(k, &s, cache.generation());
+        assert!(cache.get(&k).is_none());
+        cache.set_hearing(true);
+        cache.fill(k, &s, cache.generation());
+        assert!(cache.get(&k).is_some());
+        cache.set_hearing(false);
+        assert!(cache.get(&k).is_none());
+    }
+
     #[test]
     fn invalidations_round_trip_as_text() {
         for i in [
