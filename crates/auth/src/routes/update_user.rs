@@ -357,11 +357,7 @@ async fn delete_with_token(state: &AppState, user: &User, token: &str) -> ApiRes
     if consumed.is_none_or(|v| v.value != user.id) {
         return Err(ApiError::InvalidDeleteToken);
     }
-    state.store.users().delete(&user.id).await?;
-    state
-        .sessions
-        .forget_user(&user.id, Timestamp::now())
-        .await?;
+    state.sessions.delete_user(&user.id).await?;
     Ok(())
 }
 
@@ -451,11 +447,7 @@ pub async fn delete_user(
     if password.is_none() && !session::is_fresh(&state, &auth.current) {
         return Err(ApiError::SessionExpired);
     }
-    state.store.users().delete(&user.id).await?;
-    state
-        .sessions
-        .forget_user(&user.id, Timestamp::now())
-        .await?;
+    state.sessions.delete_user(&user.id).await?;
     Ok(user_deleted(&req, &state))
 }
 

@@ -156,14 +156,9 @@ impl Plugin for AnonymousPlugin {
             return Ok(());
         }
         // Upstream logs a failed clean-up and answers the sign-in all the same.
-        if let Err(e) = state.store.users().delete(&anonymous.user.id).await {
+        if let Err(e) = state.sessions.delete_user(&anonymous.user.id).await {
             tracing::error!(error = %e, "could not delete the anonymous user after linking");
-            return Ok(());
         }
-        state
-            .sessions
-            .forget_user(&anonymous.user.id, Timestamp::now())
-            .await?;
         Ok(())
     }
 }

@@ -109,8 +109,7 @@ async fn delete_anonymous_user(
         return Err(USER_IS_NOT_ANONYMOUS.into());
     }
     let id = &auth.current.user.id;
-    state.store.users().delete(id).await?;
-    state.sessions.forget_user(id, Timestamp::now()).await?;
+    state.sessions.delete_user(id).await?;
     Ok(json_with_cookies(
         &json!({ "success": true }),
         crate::cookies::expire_session_cookies(&req, &state.cookies),

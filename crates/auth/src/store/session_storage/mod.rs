@@ -215,6 +215,13 @@ impl SessionStore {
         .await
     }
 
+    /// Deletes a user with their sessions and accounts (one transaction), then the Redis
+    /// copies of their sessions.
+    pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+        self.store.users().delete(user_id).await?;
+        self.forget_user(user_id, Timestamp::now()).await
+    }
+
     /// Signs a user out everywhere except the session with `keep_token`.
     pub async fn delete_others(&self, user_id: &str, keep_token: &str) -> Result<()> {
         self.invalidating(
