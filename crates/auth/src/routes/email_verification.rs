@@ -220,15 +220,21 @@ pub async fn verify_email(
         .auto_sign_in_after_verification
     {
         let current = session::lookup(&req, &state, true).await?.session;
-        let (session, signed_in) = match current {
-            // The cache cookie gets the verified user, as upstream's `{...user, emailVerified}`.
-            Some(c) if c.user.email == claims.email => (c.session, user.clone()),
-            _ => (
-                super::start_session(&req, &state, &user, true).await?.0,
-                user.clone(),
-            ),
+        let session = match current {
+            Some(c) if c.user.email == claims.email => c.session,
+            _ => {
+                let session = super::prepare_session(&req, &state, &user, true).await?;
+                state
+                    .sessions
+                    .create(&session, &user)
+                    .await
+                    .map_err(super::session_not_created)?;
+                session
+            }
         };
-        cookies = super::session_cookie(&req, &state, &session, &signed_in);
+        // Upstream's setSessionCookie with `{...user, emailVerified: true}`: the cache
+        // cookie carries the verified user; the request's "don't remember" marker holds.
+        cookies = super::session_cookie(&req, &state, &session, &user);
     }
     done(&state, cb, null_user, cookies)
 }
