@@ -61,6 +61,20 @@ impl TimeSpan {
             }),
         }
     }
+    /// Flags and environment before the file: the flag's text if given, else the file's
+    /// span; `None` when neither is set.
+    pub(crate) fn pick(
+        flag: Option<&str>,
+        flag_name: &str,
+        file: Option<&TimeSpan>,
+        file_key: &str,
+    ) -> Result<Option<i64>, ConfigError> {
+        match (flag, file) {
+            (Some(text), _) => TimeSpan::Text(text.to_owned()).seconds(flag_name).map(Some),
+            (None, Some(span)) => span.seconds(file_key).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// `"15m"` → 900. Units as upstream's `utils/time.ts`: s, m, h, d, w, y and their long forms.
@@ -128,13 +142,13 @@ pub(crate) fn memory_cache(
     enabled: Option<bool>,
     ttl: Option<&str>,
 ) -> Result<crate::store::session_cache::CacheSettings, ConfigError> {
-    let ttl = match (ttl, &file.ttl) {
-        (Some(text), _) => {
-            TimeSpan::Text(text.to_owned()).seconds("BETTER_AUTH_SESSION_CACHE_TTL")?
-        }
-        (None, Some(t)) => t.seconds("session.memory_cache.ttl")?,
-        (None, None) => 5,
-    };
+    let ttl = TimeSpan::pick(
+        ttl,
+        "BETTER_AUTH_SESSION_CACHE_TTL",
+        file.ttl.as_ref(),
+        "session.memory_cache.ttl",
+    )?
+    .unwrap_or(5);
     if !(1..=3600).contains(&ttl) {
         return Err(ConfigError::Invalid(
             "session.memory_cache.ttl must be 1 to 3600 seconds".into(),
@@ -218,14 +232,13 @@ pub(crate) fn cookie_cache(
     stateless: bool,
     session_expires_in: i64,
 ) -> Result<CookieCacheConfig, ConfigError> {
-    let max_age = match (&args.cookie_cache_max_age, &file.max_age) {
-        (Some(text), _) => {
-            TimeSpan::Text(text.clone()).seconds("BETTER_AUTH_COOKIE_CACHE_MAX_AGE")?
-        }
-        (None, Some(t)) => t.seconds("session.cookie_cache.max_age")?,
-        (None, None) if stateless => session_expires_in,
-        (None, None) => 300,
-    };
+    let max_age = TimeSpan::pick(
+        args.cookie_cache_max_age.as_deref(),
+        "BETTER_AUTH_COOKIE_CACHE_MAX_AGE",
+        file.max_age.as_ref(),
+        "session.cookie_cache.max_age",
+    )?
+    .unwrap_or(if stateless { session_expires_in } else { 300 });
     // Upstream reads 0 as "unset" (`maxAge || 300`); browsers cap Max-Age at 400 days.
     if !(1..=34_560_000).contains(&max_age) {
         return Err(ConfigError::Invalid(

@@ -100,11 +100,13 @@ pub(crate) fn jwt_config(
             .collect(),
         None => file.audience.unwrap_or_default(),
     };
-    let expires_in = match (&args.jwt_expiration, &file.expiration) {
-        (Some(text), _) => TimeSpan::Text(text.clone()).seconds("jwt expiration")?,
-        (None, Some(span)) => span.seconds("jwt.expiration")?,
-        (None, None) => 900,
-    };
+    let expires_in = TimeSpan::pick(
+        args.jwt_expiration.as_deref(),
+        "jwt expiration",
+        file.expiration.as_ref(),
+        "jwt.expiration",
+    )?
+    .unwrap_or(900);
     if expires_in <= 0 {
         return Err(ConfigError::Invalid(
             "jwt expiration must be positive".into(),
