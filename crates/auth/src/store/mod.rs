@@ -227,23 +227,13 @@ impl Store {
         row: &QueryResult,
         prefix: &str,
     ) -> Result<crate::schema::SplitValues, DbErr> {
-        let mut returned = Map::new();
-        let mut hidden = Map::new();
+        let mut values = Map::new();
         for field in fields {
-            let value = crate::schema::decode(
-                self.backend,
-                row,
-                field,
-                &format!("{prefix}{}", field.name),
-            )?;
-            let into = if field.returned {
-                &mut returned
-            } else {
-                &mut hidden
-            };
-            into.insert(field.name.clone(), value);
+            let column = format!("{prefix}{}", field.name);
+            let value = crate::schema::decode(self.backend, row, field, &column)?;
+            values.insert(field.name.clone(), value);
         }
-        Ok((returned, hidden))
+        Ok(crate::schema::split_returned(fields, values))
     }
 
     /// The column values of the declared fields for an insert (absent ones as NULL).
