@@ -297,13 +297,13 @@ pub async fn limit(
     {
         Decision::Allow => Ok(next.call(req).await?.map_into_left_body()),
         Decision::Refuse { retry_after } => {
-            // Upstream's exact answer: a JSON text without `code`, typed text/plain.
+            // Upstream's exact answer (1.7.29 `rateLimitResponse`): JSON without `code`.
             let response = HttpResponse::TooManyRequests()
                 .insert_header((
                     HeaderName::from_static("x-retry-after"),
                     HeaderValue::from(retry_after),
                 ))
-                .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
+                .insert_header((CONTENT_TYPE, "application/json"))
                 .body(r#"{"message":"Too many requests. Please try again later."}"#);
             Ok(req.into_response(response).map_into_right_body())
         }
