@@ -59,10 +59,22 @@ pub async fn open_database(
     migrate: bool,
 ) -> Result<DatabaseConnection, StartError> {
     let db = store::connect(&config.database_url).await?;
-    if migrate {
-        migrate_up(&db, config).await?;
+    if !migrate {
+        return Ok(db);
     }
-    Ok(db)
+    migrate_up(&db, config).await?;
+    if db.get_database_backend() != DbBackend::Sqlite
+        || config.database_url == config::MEMORY_DATABASE_URL
+    {
+        return Ok(db);
+    }
+    // A SQLite connection prepares statements against the schema it last loaded, and one
+    // the pool opened before a migration added `username` prepares `"username"` as a string
+    // literal; SQLite re-prepares it when it runs, but sqlx keeps the first result column
+    // names, so the value is not found by name. Serve from connections opened afterwards.
+    // (The in-memory database has one connection, which ran the migration itself.)
+    db.close().await?;
+    Ok(store::connect(&config.database_url).await?)
 }
 
 /// Applies pending migrations: the core ones, then the enabled plugins' and the additional

@@ -261,6 +261,42 @@ async fn a_failed_plugin_migration_leaves_nothing_half_applied() {
     assert_eq!(user_columns(db.clone()).await.len(), before.len() + 1);
 }
 
+/// Every pooled SQLite connection the server is handed knows the columns the migration
+/// just added. A connection opened before it keeps the schema it loaded: SQLite then
+/// prepares `"username"` as a string literal and sqlx keeps the result column named
+/// `"username"` (quotes included) even after SQLite re-prepares the statement, so the
+/// value read by name is missing (the user answered `username: null` now and then).
+#[tokio::test]
+async fn every_pooled_connection_sees_the_migrated_columns() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = fresh_database_url(Backend::Sqlite, dir.path())
+            .await
+            .unwrap();
+        let username = config(dir.path(), &url, "username", "");
+        let db = better_auth_server::open_database(&username, true)
+            .await
+            .unwrap();
+        // Hold several connections at once so that the pool hands out every one it has.
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let tx = db.begin().await.unwrap();
+            let stmt = sea_orm::Statement::from_string(
+                tx.get_database_backend(),
+                r#"select "id", "username" from "user" union all select 1, 2"#,
+            );
+            let row = tx.query_one_raw(stmt).await.unwrap().unwrap();
+            assert_eq!(row.column_names(), ["id", "username"]);
+            held.push(tx);
+        }
+        for tx in held {
+            tx.rollback().await.unwrap();
+        }
+        db.close().await.unwrap();
+    }
+}
+
 /// Configuration errors name the key.
 #[test]
 fn unknown_plugins_and_options_are_errors_naming_the_key() {
