@@ -65,30 +65,41 @@ async fn sessions_outlive_the_process_in_the_cookie() {
 
 #[actix_web::test]
 async fn an_active_session_is_refreshed_before_its_cache_ends() {
+    use std::time::Duration;
+    use tokio::time::{sleep_until, Instant};
+    // Deadlines from the moments the caches were written, not fixed sleeps: a loaded
+    // machine may take a second between two requests.
     let short = |c: &mut better_auth_server::config::Config| {
-        c.session.cookie_cache.max_age = 3;
-        c.session.cookie_cache.refresh_update_age = Some(2);
+        c.session.cookie_cache.max_age = 8;
+        c.session.cookie_cache.refresh_update_age = Some(5);
     };
     let srv = TestServer::start_stateless(short).await;
     let up = srv.sign_up("refresh@example.com", "password123").await;
+    // The first cache ends by then.
+    let old_ends = Instant::now() + Duration::from_secs(8);
     let old = jar(&up.set_cookies());
-    // More than a fifth of the cache left: answered, nothing rewritten.
+    // More than update_age of the cache left: answered, nothing rewritten.
     let early = srv.get("/get-session", Some(&old)).await;
     assert!(early.set_cookies().is_empty(), "{:?}", early.set_cookies());
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    sleep_until(old_ends - Duration::from_millis(4500)).await;
     // Less than update_age left: a new cache and token cookie.
+    let new_ends = Instant::now() + Duration::from_secs(8);
     let late = srv.get("/get-session", Some(&old)).await;
     assert_eq!(late.json()["user"]["email"], "refresh@example.com");
     let renewed = late.set_cookie(DATA).expect("cache rewritten");
-    assert!(renewed.contains("Max-Age=3"), "{renewed}");
+    assert!(renewed.contains("Max-Age=8"), "{renewed}");
     assert!(late.set_cookie("better-auth.session_token").is_some());
     let new = jar(&late.set_cookies());
-    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    sleep_until(old_ends + Duration::from_millis(300)).await;
     // On a restarted server (no rows), the old cache has ended, the renewed one answers.
     let restarted = srv.sibling(short).await;
     srv.stop().await;
     assert_eq!(restarted.get("/get-session", Some(&old)).await.text, "null");
     let found = restarted.get("/get-session", Some(&new)).await;
+    assert!(
+        Instant::now() < new_ends,
+        "the machine was too slow to tell"
+    );
     assert_eq!(found.json()["user"]["email"], "refresh@example.com");
     restarted.stop().await;
 }
