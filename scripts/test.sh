@@ -57,9 +57,10 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# run_client_tests NAME DATABASE_URL [plugins]: the client and verifier tests against our
-# server on that database; with "plugins", the client plugins' tests (plugins.test.mjs)
-# against a server with the five plugins and the fields of tests/client/plugins.toml.
+# run_client_tests NAME DATABASE_URL [plugins|deferred]: the client and verifier tests against
+# our server on that database; with "plugins", the client plugins' tests (plugins.test.mjs)
+# against a server with the five plugins and the fields of tests/client/plugins.toml; with
+# "deferred", deferred.test.mjs against a server with tests/client/deferred.toml.
 run_client_tests() {
   local name="$1" db="$2" mode="${3:-}" port
   port="$(free_port)"
@@ -68,6 +69,8 @@ run_client_tests() {
   if [ "$mode" = plugins ]; then
     extra=(BETTER_AUTH_CONFIG="$CLIENT_DIR/plugins.toml"
       BETTER_AUTH_PLUGINS=username,anonymous,multi-session,one-time-token,last-login-method)
+  elif [ "$mode" = deferred ]; then
+    extra=(BETTER_AUTH_CONFIG="$CLIENT_DIR/deferred.toml")
   fi
   # These suites sign up and in many times a second from one address: rate limiting (covered
   # by the Rust tests) is off here.
@@ -83,6 +86,8 @@ run_client_tests() {
   local ok=1
   if [ "$mode" = plugins ]; then
     (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" AUTH_PLUGINS=1 node --test plugins.test.mjs) || ok=0
+  elif [ "$mode" = deferred ]; then
+    (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" AUTH_DEFERRED=1 node --test deferred.test.mjs) || ok=0
   else
     (cd "$CLIENT_DIR" && AUTH_URL="http://127.0.0.1:$port" node --test) &&
       (cd "$PY_DIR" && AUTH_URL="http://127.0.0.1:$port" "$VENV/bin/python" -m unittest -v test_pyjwt) || ok=0
@@ -96,6 +101,7 @@ run_client_tests() {
 
 run_client_tests sqlite "sqlite://$WORK/auth.db?mode=rwc"
 run_client_tests sqlite-plugins "sqlite://$WORK/plugins.db?mode=rwc" plugins
+run_client_tests sqlite-deferred "sqlite://$WORK/deferred.db?mode=rwc" deferred
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   PG_SCHEMA="client_$(date +%s)_$$"
   psql "$TEST_DATABASE_URL" -qc "create schema \"$PG_SCHEMA\"" >/dev/null

@@ -76,6 +76,7 @@ async fn seeded(url: &str, redis: Option<Redis>) -> (SessionStore, String) {
         expires_in: 604_800,
         update_age: 86_400,
         disable_refresh: false,
+        defer_refresh: false,
         fresh_age: 86_400,
         store_session_in_database: false,
         memory_cache: better_auth_server::store::session_cache::CacheSettings {

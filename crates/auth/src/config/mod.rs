@@ -431,6 +431,7 @@ impl Config {
             expires_in,
             update_age: file.session.update_age.unwrap_or(86_400),
             disable_refresh: file.session.disable_refresh.unwrap_or(false),
+            defer_refresh: file.session.defer_session_refresh.unwrap_or(false),
             fresh_age: file.session.fresh_age.unwrap_or(86_400),
             store_session_in_database: file.session.store_session_in_database.unwrap_or(false),
             memory_cache: memory_cache(

@@ -32,6 +32,7 @@ pub(crate) struct FileSession {
     pub(crate) expires_in: Option<i64>,
     pub(crate) update_age: Option<i64>,
     pub(crate) disable_refresh: Option<bool>,
+    pub(crate) defer_session_refresh: Option<bool>,
     pub(crate) fresh_age: Option<i64>,
     pub(crate) store_session_in_database: Option<bool>,
     #[serde(default)]
@@ -114,6 +115,10 @@ pub struct SessionConfig {
     /// Refresh the expiry when the session is older than this (`session.updateAge`).
     pub update_age: i64,
     pub disable_refresh: bool,
+    /// Upstream's `deferSessionRefresh` (for read replicas): session reads never write; a
+    /// GET `/get-session` answers `needsRefresh` and the client's `POST /get-session` does
+    /// the refresh.
+    pub defer_refresh: bool,
     /// Sessions older than this are not "fresh" (`session.freshAge`; 0 disables the check):
     /// list-sessions and password-less delete-user need a fresh one.
     pub fresh_age: i64,

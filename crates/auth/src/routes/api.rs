@@ -320,6 +320,18 @@ pub mod schema {
         )
     }
 
+    /// get-session's answer: `session_and_user`, plus `needsRefresh` on a deferred read.
+    pub fn session_answer() -> Value {
+        object(
+            &[
+                ("session", session()),
+                ("user", user()),
+                ("needsRefresh", boolean()),
+            ],
+            &["session", "user"],
+        )
+    }
+
     pub fn string() -> Value {
         json!({"type": "string"})
     }

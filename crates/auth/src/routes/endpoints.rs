@@ -48,7 +48,7 @@ fn core_routes(api: &mut Api) {
         .get(
             session::get_session,
             Doc::new("getSession", "The current session and its user, or null")
-                .ok(nullable(session_and_user()))
+                .ok(nullable(session_answer()))
                 .query("disableCookieCache", string())
                 .query("disableRefresh", string()),
         )
@@ -56,8 +56,11 @@ fn core_routes(api: &mut Api) {
             session::post_get_session,
             Doc::new(
                 "getSessionPost",
-                "Only with deferred session refresh, which is not offered: always 405",
-            ),
+                "With session.defer_session_refresh: the read that may refresh (405 otherwise)",
+            )
+            .ok(nullable(session_answer()))
+            .query("disableCookieCache", string())
+            .query("disableRefresh", string()),
         );
     api.add(e);
     let e = api.endpoint("/send-verification-email", Rule::Mail).post(

@@ -16,6 +16,34 @@ use crate::state::AppState;
 pub struct Lookup {
     pub session: Option<SessionWithUser>,
     pub set_cookies: Vec<String>,
+    /// A deferred read (`session.defer_session_refresh`) of a session that is due for a
+    /// refresh; `None` when the read could not have refreshed anyway.
+    pub needs_refresh: Option<bool>,
+    /// The session was gone when its refresh was written (a concurrent sign-out).
+    pub lost_in_refresh: bool,
+}
+
+impl Lookup {
+    fn answer(session: Option<SessionWithUser>, set_cookies: Vec<String>) -> Self {
+        Lookup {
+            session,
+            set_cookies,
+            needs_refresh: None,
+            lost_in_refresh: false,
+        }
+    }
+}
+
+/// What a read may do besides reading.
+#[derive(Clone, Copy)]
+struct Read {
+    /// Not `disableRefresh`.
+    allow_refresh: bool,
+    /// A valid cookie cache may answer.
+    from_cookie_cache: bool,
+    /// Storage writes (the refresh, deleting an expired row): every read, except under
+    /// upstream's `deferSessionRefresh`, where only `POST /get-session` writes.
+    writes: bool,
 }
 
 /// Reads and, when due, refreshes the session (Better Auth's refresh rule: when
@@ -34,6 +62,15 @@ pub async fn lookup_with(
     allow_refresh: bool,
     from_cookie_cache: bool,
 ) -> ApiResult<Lookup> {
+    let read = Read {
+        allow_refresh,
+        from_cookie_cache,
+        writes: !state.config.session.defer_refresh,
+    };
+    read_session(req, state, read).await
+}
+
+async fn read_session(req: &HttpRequest, state: &AppState, read: Read) -> ApiResult<Lookup> {
     let cache_enabled = state.config.session.cookie_cache.enabled;
     // Cache cookies are dropped while the cache is off (a server that had it on).
     let mut set_cookies = if cache_enabled {
@@ -42,14 +79,11 @@ pub async fn lookup_with(
         cookie_cache::clean(req, &state.cookies)
     };
     let Some(token) = cookies::session_token(req, &state.config, &state.cookies) else {
-        return Ok(Lookup {
-            session: None,
-            set_cookies,
-        });
+        return Ok(Lookup::answer(None, set_cookies));
     };
     // Stateless mode: the cookie is the authority on the session (upstream's
     // `getAuthoritativeSessionFromCtx` without a server-side store).
-    let from_cookie_cache = from_cookie_cache || state.config.stateless;
+    let from_cookie_cache = read.from_cookie_cache || state.config.stateless;
     if cache_enabled && from_cookie_cache {
         match cookie_cache::read(req, &state.config, &state.cookies, &token) {
             CacheRead::Valid {
@@ -58,10 +92,7 @@ pub async fn lookup_with(
             } => {
                 state.metrics.cookie_cache_hits.inc();
                 set_cookies.extend(refresh_cache(req, state, &found, expires_at_ms));
-                return Ok(Lookup {
-                    session: Some(*found),
-                    set_cookies,
-                });
+                return Ok(Lookup::answer(Some(*found), set_cookies));
             }
             CacheRead::Refused => {
                 state.metrics.cookie_cache_refused.inc();
@@ -72,17 +103,16 @@ pub async fn lookup_with(
     }
     let signed_out = |mut set_cookies: Vec<String>| {
         set_cookies.extend(cookies::expire_session_cookies(req, &state.cookies));
-        Lookup {
-            session: None,
-            set_cookies,
-        }
+        Lookup::answer(None, set_cookies)
     };
     let now = Timestamp::now();
     let Some(mut found) = state.sessions.find(&token).await? else {
         return Ok(signed_out(set_cookies));
     };
     if found.session.expires_at < now {
-        state.sessions.delete(&token).await?;
+        if read.writes {
+            state.sessions.delete(&token).await?;
+        }
         return Ok(signed_out(set_cookies));
     }
 
@@ -93,15 +123,13 @@ pub async fn lookup_with(
         .plus_seconds(session_config.update_age - session_config.expires_in)
         <= now;
     let remember = !cookies::dont_remember(req, &state.config, &state.cookies);
-    if !remember || !allow_refresh {
+    if !remember || !read.allow_refresh {
         // Upstream answers a "don't remember" session and `disableRefresh` as read: nothing
         // refreshed, no cache cookie written.
-        return Ok(Lookup {
-            session: Some(found),
-            set_cookies,
-        });
+        return Ok(Lookup::answer(Some(found), set_cookies));
     }
-    if !refresh_due || session_config.disable_refresh {
+    let refresh_due = refresh_due && !session_config.disable_refresh;
+    if !refresh_due || !read.writes {
         // Upstream rewrites the cache on the other reads from storage.
         set_cookies.extend(cookie_cache::issue(
             req,
@@ -111,16 +139,20 @@ pub async fn lookup_with(
             &found.user,
             true,
         ));
-        return Ok(Lookup {
-            session: Some(found),
-            set_cookies,
-        });
+        let mut answer = Lookup::answer(Some(found), set_cookies);
+        if !read.writes {
+            answer.needs_refresh = Some(refresh_due);
+        }
+        return Ok(answer);
     }
 
     let expires_at = now.plus_seconds(session_config.expires_in);
     if !state.sessions.refresh(&token, expires_at, now).await? {
-        // Deleted between the read and the update (e.g. a concurrent sign-out).
-        return Ok(signed_out(set_cookies));
+        // Deleted between the read and the update (e.g. a concurrent sign-out): upstream
+        // expires the cookies and answers 401 FAILED_TO_GET_SESSION.
+        let mut gone = signed_out(set_cookies);
+        gone.lost_in_refresh = true;
+        return Ok(gone);
     }
     found.session.expires_at = expires_at;
     found.session.updated_at = now;
@@ -131,10 +163,7 @@ pub async fn lookup_with(
         &found.user,
         true,
     ));
-    Ok(Lookup {
-        session: Some(found),
-        set_cookies,
-    })
+    Ok(Lookup::answer(Some(found), set_cookies))
 }
 
 /// Stateless mode's `refreshCache`: a believed cookie close to its end is written again
@@ -171,23 +200,65 @@ fn refresh_cache(
     set
 }
 
-pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let allow_refresh = !body::query_flag(&req, "disableRefresh");
-    let from_cookie_cache = !body::query_flag(&req, "disableCookieCache");
-    let found = lookup_with(&req, &state, allow_refresh, from_cookie_cache).await?;
-    if let Some(current) = &found.session {
-        crate::plugins::record(&req, crate::plugins::Event::SessionRead(current.clone()));
-    }
-    let mut response = super::json_with_cookies(&found.session, found.set_cookies);
-    no_store(&mut response);
-    Ok(response)
+pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let read = Read {
+        allow_refresh: !body::query_flag(&req, "disableRefresh"),
+        from_cookie_cache: !body::query_flag(&req, "disableCookieCache"),
+        writes: !state.config.session.defer_refresh,
+    };
+    answer_session(&req, &state, read).await
 }
 
-/// `POST /get-session` exists upstream only for `deferSessionRefresh`, which we do not
-/// offer: same answer as upstream without that option (after the origin check).
-pub async fn post_get_session(_: Body<NoSchema>) -> HttpResponse {
+/// `POST /get-session`: with `session.defer_session_refresh`, the read that may write (the
+/// client sends it when a GET answered `needsRefresh: true`); upstream's 405 otherwise.
+pub async fn post_get_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _: Body<NoSchema>,
+) -> HttpResponse {
     use actix_web::ResponseError;
-    let mut response = ApiError::DeferSessionRequired.error_response();
+    if !state.config.session.defer_refresh {
+        let mut response = ApiError::DeferSessionRequired.error_response();
+        no_store(&mut response);
+        return response;
+    }
+    let read = Read {
+        allow_refresh: !body::query_flag(&req, "disableRefresh"),
+        from_cookie_cache: !body::query_flag(&req, "disableCookieCache"),
+        writes: true,
+    };
+    answer_session(&req, &state, read).await
+}
+
+/// The get-session answer: `{session, user}` (with `needsRefresh` on a deferred read), or
+/// `null`; never cached.
+async fn answer_session(req: &HttpRequest, state: &AppState, read: Read) -> HttpResponse {
+    use actix_web::ResponseError;
+    let found = match read_session(req, state, read).await {
+        Ok(found) if found.lost_in_refresh => {
+            Err(ApiError::FailedToGetSession.with_cookies(found.set_cookies))
+        }
+        other => other,
+    };
+    let mut response = match found {
+        Err(e) => e.error_response(),
+        Ok(found) => {
+            if let Some(current) = &found.session {
+                crate::plugins::record(req, crate::plugins::Event::SessionRead(current.clone()));
+            }
+            match (&found.session, found.needs_refresh) {
+                (Some(current), Some(needs_refresh)) => super::json_with_cookies(
+                    &json!({
+                        "session": current.session,
+                        "user": current.user,
+                        "needsRefresh": needs_refresh,
+                    }),
+                    found.set_cookies,
+                ),
+                _ => super::json_with_cookies(&found.session, found.set_cookies),
+            }
+        }
+    };
     no_store(&mut response);
     response
 }

@@ -189,6 +189,86 @@ async fn concurrent_lookups_get_their_own_sessions(b: Backend) {
     srv.stop().await;
 }
 
+/// `session.defer_session_refresh` (upstream's `deferSessionRefresh`, for read replicas):
+/// reads never write; GET answers `needsRefresh` and POST, as the client then sends it,
+/// refreshes; an expired row is deleted by POST only.
+async fn deferred_refresh_writes_only_on_post(b: Backend) {
+    let Some(srv) = TestServer::start_with(b, |c| c.session.defer_refresh = true).await else {
+        return;
+    };
+    let up = srv.sign_up("dee@example.com", "password123").await;
+    let token = up.json()["token"].as_str().unwrap().to_owned();
+    let cookie = up.cookie_pair("better-auth.session_token");
+    let fresh = srv.get("/get-session", Some(&cookie)).await.json();
+    assert_eq!(fresh["needsRefresh"], false, "{fresh}");
+
+    set_expiry(&srv, &token, 5 * 86_400).await;
+    for _ in 0..2 {
+        let read = srv.get("/get-session", Some(&cookie)).await;
+        let body = read.json();
+        assert_eq!(body["needsRefresh"], true, "{body}");
+        assert!(expires_in_days(&body) < 5.01, "GET wrote nothing");
+        assert!(read.set_cookie("better-auth.session_token").is_none());
+    }
+    // Routes behind the session middleware read the same way.
+    let listed = srv.get("/list-sessions", Some(&cookie)).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert!(listed.set_cookie("better-auth.session_token").is_none());
+
+    let refreshed = srv.post("/get-session", json!({}), Some(&cookie)).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_eq!(refreshed.header("cache-control"), Some("no-store"));
+    let body = refreshed.json();
+    assert!(body.get("needsRefresh").is_none(), "{body}");
+    assert!(expires_in_days(&body) > 6.99);
+    let line = refreshed.set_cookie("better-auth.session_token").unwrap();
+    assert!(line.contains("Max-Age=604800"), "{line}");
+    let after = srv.get("/get-session", Some(&cookie)).await.json();
+    assert_eq!(after["needsRefresh"], false, "{after}");
+    assert!(expires_in_days(&after) > 6.99);
+
+    set_expiry(&srv, &token, -10).await;
+    let read = srv.get("/get-session", Some(&cookie)).await;
+    assert_eq!(read.text, "null");
+    assert!(read
+        .set_cookie("better-auth.session_token")
+        .is_some_and(|c| c.contains("Max-Age=0")));
+    assert_eq!(srv.count("session").await, 1, "GET deletes nothing");
+    let cleaned = srv.post("/get-session", json!({}), Some(&cookie)).await;
+    assert_eq!(cleaned.text, "null");
+    assert_eq!(srv.count("session").await, 0);
+    srv.stop().await;
+}
+
+/// A session deleted between its read and its refresh (a concurrent sign-out on another
+/// replica): upstream's 401 FAILED_TO_GET_SESSION, cookies expired; not a session, not null.
+async fn a_session_gone_during_its_refresh_is_a_401(b: Backend) {
+    let Some(srv) = TestServer::start(b).await else {
+        return;
+    };
+    let up = srv.sign_up("ray@example.com", "password123").await;
+    let token = up.json()["token"].as_str().unwrap().to_owned();
+    let cookie = up.cookie_pair("better-auth.session_token");
+    set_expiry(&srv, &token, 5 * 86_400).await;
+    // The memory cache now holds the session, due for a refresh; the row then goes
+    // behind the server's back, so the next read finds it and its refresh does not.
+    let read = srv
+        .get("/get-session?disableRefresh=true", Some(&cookie))
+        .await;
+    assert_eq!(read.json()["session"]["token"], token.as_str());
+    srv.execute(&format!(
+        "delete from \"session\" where \"token\" = '{token}'"
+    ))
+    .await;
+    let r = srv.get("/get-session", Some(&cookie)).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.json()["code"], "FAILED_TO_GET_SESSION");
+    assert!(r
+        .set_cookie("better-auth.session_token")
+        .is_some_and(|c| c.contains("Max-Age=0")));
+    srv.stop().await;
+}
+
 on_both_databases!(
     concurrent_lookups_get_their_own_sessions,
     refresh_after_update_age,
@@ -196,4 +276,6 @@ on_both_databases!(
     dont_remember_sessions_are_not_refreshed,
     forged_or_foreign_cookies_are_no_session,
     post_get_session_is_not_cacheable,
+    deferred_refresh_writes_only_on_post,
+    a_session_gone_during_its_refresh_is_a_401,
 );
