@@ -103,6 +103,15 @@ fn field(table: &str, name: &str, file: FileField) -> Result<Field, ConfigError>
         crate::schema::check_type(&f, d)
             .map_err(|e| ConfigError::Invalid(format!("{key}.default does not fit type: {e}")))?;
     }
+    // Sessions are made by sign-ins, which carry no session fields (upstream fills them in
+    // database hooks, which we do not have): a required one without a default would make
+    // every sign-in fail, so say so at start-up.
+    if table == "session" && f.required && f.default.is_none() {
+        return Err(ConfigError::Invalid(format!(
+            "{key}: a required session field needs a default (or required = false): no \
+             sign-in could create a session"
+        )));
+    }
     Ok(f)
 }
 
@@ -157,5 +166,22 @@ mod tests {
             };
             assert!(message.starts_with("user.additional_fields."), "{message}");
         }
+    }
+
+    #[test]
+    fn required_session_fields_need_a_default() {
+        let session =
+            |toml: &str| additional_fields(toml::Table::new(), toml::from_str(toml).unwrap());
+        assert!(session("device = { type = \"string\", required = false }").is_ok());
+        assert!(session("device = { type = \"string\", default = \"web\" }").is_ok());
+        let Err(ConfigError::Invalid(message)) = session("device = { type = \"string\" }") else {
+            panic!("a required session field without a default was accepted");
+        };
+        assert!(
+            message.starts_with("session.additional_fields.device: a required session field"),
+            "{message}"
+        );
+        // Users are made by sign-up, which carries the field: required is fine there.
+        assert!(user_fields("plan = { type = \"string\" }").is_ok());
     }
 }
