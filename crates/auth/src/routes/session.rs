@@ -167,7 +167,8 @@ async fn read_session(req: &HttpRequest, state: &AppState, read: Read) -> ApiRes
 }
 
 /// Stateless mode's `refreshCache`: a believed cookie close to its end is written again
-/// (with the token cookie), so that a session in use does not end with its cache.
+/// (with the token cookie and the account cookie), so that a session in use does not end
+/// with its cache.
 fn refresh_cache(
     req: &HttpRequest,
     state: &AppState,
@@ -197,6 +198,16 @@ fn refresh_cache(
         &found.session.token,
         remember,
     ));
+    // Upstream's `setCookieCache` writes the provider account cookie again with the cache,
+    // so that it lives as long as the session does.
+    if let Some(account) = cookie_cache::account::read(req, &state.config, &state.cookies) {
+        set.extend(cookie_cache::account::issue(
+            req,
+            &state.config,
+            &state.cookies,
+            &account,
+        ));
+    }
     set
 }
 

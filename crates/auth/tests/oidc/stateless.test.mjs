@@ -72,3 +72,39 @@ test("stateless: social sign-in, then a restart: session and provider account fr
     assert.ok(!jar.has(name), `${name} still set after sign-out`);
   }
 });
+
+test("stateless: the refreshed cache carries the provider account along, past the first cookie's end", async () => {
+  // A 15 s cache: written again when under 3 s are left (refreshCache's fifth).
+  // An OP of its own: the first one's port holds the first server's redirect URI.
+  const op2 = await startOp();
+  const short = await startServer({ op: op2, recordings, databaseUrl: "none", secret, extraToml: "[session.cookie_cache]\nmax_age = 15\n" });
+  const shortOp = await listenOp(op2, [`${short.api}/callback/oidc`]);
+  try {
+    const login = `refresh-${Math.random().toString(36).slice(2, 10)}`;
+    opAccounts.set(login, { email: `${login}@example.com`, email_verified: true, name: "Kept Alive" });
+    const browser = new Browser();
+    const res = await browser.post(`${short.api}/sign-in/social`, { provider: "oidc", callbackURL: `${APP}/dashboard` });
+    assert.equal(res.status, 200, await res.clone().text());
+    const callback = await throughProvider(browser, (await res.json()).url, { login, providerOrigins: [op2.issuer, recordings.base] });
+    assert.equal((await browser.fetch(callback)).status, 302);
+    // Both cookies were written by now; deadlines from here, not fixed sleeps.
+    const issued = Date.now();
+    const until = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, issued + ms - Date.now())));
+
+    await until(12_500);
+    const refreshed = await browser.fetch(`${short.api}/get-session`);
+    assert.equal((await refreshed.json())?.user?.email, `${login}@example.com`);
+    const written = refreshed.headers.getSetCookie().map((line) => line.split("=")[0]);
+    for (const name of ["better-auth.session_data", "better-auth.account_data"]) {
+      assert.ok(written.includes(name), `${name} not written again: ${written}`);
+    }
+
+    await until(15_500);
+    const token = await browser.post(`${short.api}/get-access-token`, { useAccountCookie: true });
+    assert.equal(token.status, 200, await token.clone().text());
+    assert.ok((await token.json()).accessToken);
+  } finally {
+    short.child.kill();
+    shortOp.close();
+  }
+});
