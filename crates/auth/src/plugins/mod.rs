@@ -334,6 +334,13 @@ const REGISTRY: &[Registration] = &[
     },
 ];
 
+/// Every registered plugin on, with default options (tests over the whole route catalog).
+#[cfg(test)]
+pub(crate) fn all() -> Plugins {
+    let ids: Vec<&str> = REGISTRY.iter().map(|r| r.id).collect();
+    from_config(Some(&ids.join(",")), &toml::Table::new()).expect("every plugin with defaults")
+}
+
 /// `last_login_method`, `Last-Login-Method` -> `last-login-method`.
 fn canonical(id: &str) -> String {
     id.trim().to_ascii_lowercase().replace('_', "-")

@@ -21,6 +21,8 @@ pub struct Operation {
     pub path: &'static str,
     /// `Default` for the core, the plugin's name otherwise (upstream's tags).
     pub tag: String,
+    /// The rate-limit rule its endpoint declared.
+    pub rule: Rule,
     pub doc: Doc,
     pub body: Option<BodyDoc>,
     /// Query parameters: (name, required, schema).
@@ -222,6 +224,7 @@ impl Endpoint {
             method,
             path: self.pattern,
             tag: self.tag.clone(),
+            rule: self.rule,
             query: doc
                 .query
                 .iter()

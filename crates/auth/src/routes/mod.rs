@@ -258,3 +258,76 @@ fn session_not_created(e: crate::store::StorageError) -> crate::error::ApiError 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Upstream's `getDefaultSpecialRules` (`api/rate-limiter`), matched on the request path
+    /// under the base path: the reference the declared rules are held to.
+    fn upstream_rule(path: &str) -> Rule {
+        let credentials = ["/sign-in", "/sign-up", "/change-password", "/change-email"];
+        let mail = [
+            "/request-password-reset",
+            "/send-verification-email",
+            "/email-otp/send-verification-otp",
+            "/email-otp/request-password-reset",
+        ];
+        if credentials.iter().any(|p| path.starts_with(p)) {
+            Rule::Credentials
+        } else if mail.contains(&path) || path.starts_with("/forget-password") {
+            Rule::Mail
+        } else {
+            Rule::Default
+        }
+    }
+
+    /// `/reset-password/{token}` -> `/reset-password/x`: a path the pattern matches.
+    fn sample_path(pattern: &str) -> String {
+        let mut path = String::new();
+        let mut in_param = false;
+        for c in pattern.chars() {
+            match (c, in_param) {
+                ('{', _) => in_param = true,
+                ('}', _) => {
+                    in_param = false;
+                    path.push('x');
+                }
+                (c, false) => path.push(c),
+                (_, true) => {}
+            }
+        }
+        path
+    }
+
+    /// Rules are declared by hand where each endpoint is registered; this holds every route
+    /// of the core and of every plugin to upstream's rule for its path, so that a new
+    /// endpoint cannot get a looser budget than the TypeScript server gives it.
+    #[test]
+    fn every_route_declares_upstreams_rate_limit_rule() {
+        let operations = catalog(&crate::plugins::all());
+        assert!(operations.len() > 40, "{} operations", operations.len());
+        for op in &operations {
+            let path = sample_path(op.path);
+            assert_eq!(
+                op.rule,
+                upstream_rule(&path),
+                "{} {} ({path})",
+                op.method,
+                op.path
+            );
+        }
+        // The strict rules are in use at all (the comparison is not vacuous).
+        for (path, rule) in [
+            ("/sign-in/email", Rule::Credentials),
+            ("/request-password-reset", Rule::Mail),
+        ] {
+            assert!(
+                operations
+                    .iter()
+                    .any(|op| op.path == path && op.rule == rule),
+                "{path}"
+            );
+        }
+    }
+}
