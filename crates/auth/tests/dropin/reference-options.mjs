@@ -12,6 +12,7 @@
 //   REF_SESSION_FIELDS  JSON: session.additionalFields
 //   REF_RESET_LOG       "1": password reset on, links printed to stderr as `RESET <url>`
 //   REF_COOKIE_CACHE    JSON: session.cookieCache (e.g. {"enabled": true, "strategy": "jwe"})
+//   REF_SESSION         JSON: more session options (e.g. {"deferSessionRefresh": true, "updateAge": 0})
 import { anonymous, bearer, jwt, lastLoginMethod, multiSession, oneTimeToken, openAPI, username } from "better-auth/plugins";
 
 const FACTORIES = {
@@ -56,6 +57,7 @@ export function referenceOptions(database, env = process.env) {
     session: {
       additionalFields: JSON.parse(env.REF_SESSION_FIELDS || "{}"),
       ...(env.REF_COOKIE_CACHE ? { cookieCache: JSON.parse(env.REF_COOKIE_CACHE) } : {}),
+      ...JSON.parse(env.REF_SESSION || "{}"),
     },
     plugins,
     trustedOrigins: ["http://localhost:3000"],
