@@ -11,6 +11,7 @@
 #         http://127.0.0.1:3104, configured on both auth servers as the provider "oidc"
 #   the session cookie cache: (a) compact, (b) jwe, (c) jwt; proxy.ts and app/cached read it
 #   the open-api plugin on (a): its reference page, offline (tests/reference.test.mjs)
+#   (a) and (b) run the username, multi-session, anonymous and last-login-method plugins
 #
 # Every port must be free before it starts: a port in use is an error, not a reuse.
 # Needs the debug binaries (scripts/test.sh builds them), node_modules (npm ci) and
@@ -75,12 +76,12 @@ discovery_url = "$OP/.well-known/openid-configuration"
 scopes = ["email", "profile"]
 EOF
 start auth-a env RUST_LOG=warn BETTER_AUTH_SECRET="$secret" BETTER_AUTH_DATA_DIR="$WORK/auth-a" DATABASE_URL= \
-  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session,open-api \
+  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session,anonymous,last-login-method,open-api \
   BETTER_AUTH_COOKIE_CACHE=true BETTER_AUTH_COOKIE_CACHE_STRATEGY=compact \
   HOST=127.0.0.1 PORT=3101 BETTER_AUTH_URL=http://localhost:3101 BETTER_AUTH_TRUSTED_ORIGINS=http://localhost:3100 \
   "$AUTH_BIN" serve
 start auth-b env RUST_LOG=warn BETTER_AUTH_SECRET="$secret" BETTER_AUTH_DATA_DIR="$WORK/auth-b" DATABASE_URL= \
-  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session \
+  BETTER_AUTH_CONFIG="$WORK/auth.toml" BETTER_AUTH_PLUGINS=username,multi-session,anonymous,last-login-method \
   BETTER_AUTH_COOKIE_CACHE=true BETTER_AUTH_COOKIE_CACHE_STRATEGY=jwe \
   HOST=127.0.0.1 PORT=3102 BETTER_AUTH_URL=http://localhost:3200 BETTER_AUTH_TRUSTED_ORIGINS= \
   BETTER_AUTH_TRUSTED_PROXIES=127.0.0.1 \

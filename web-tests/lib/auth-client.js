@@ -1,10 +1,16 @@
 "use client";
-// The unmodified Better Auth React client with the jwt, username and multi-session client
-// plugins (the servers run the username and multi-session plugins). `baseURL` is the
+// The unmodified Better Auth React client with the jwt, username, multi-session, anonymous
+// and last-login-method client plugins (the servers run those plugins). `baseURL` is the
 // auth server's origin (setup a, cross-origin) or undefined, which makes the client use
 // this page's origin and the /api/auth rewrite (setup b, same origin).
 import { createAuthClient } from "better-auth/react";
-import { jwtClient, multiSessionClient, usernameClient } from "better-auth/client/plugins";
+import {
+  anonymousClient,
+  jwtClient,
+  lastLoginMethodClient,
+  multiSessionClient,
+  usernameClient,
+} from "better-auth/client/plugins";
 import { createContext, useContext, useMemo } from "react";
 
 const AuthContext = createContext(null);
@@ -14,7 +20,13 @@ export function AuthProvider({ authUrl, apiUrl, children }) {
     () => ({
       authClient: createAuthClient({
         baseURL: authUrl || undefined,
-        plugins: [jwtClient(), usernameClient(), multiSessionClient()],
+        plugins: [
+          jwtClient(),
+          usernameClient(),
+          multiSessionClient(),
+          anonymousClient(),
+          lastLoginMethodClient(),
+        ],
       }),
       apiUrl,
     }),

@@ -211,3 +211,55 @@ for (const setup of SETUPS) {
     await context.close();
   });
 }
+
+for (const setup of SETUPS) {
+  test(`${setup.name}: a guest (anonymous plugin) signs up and keeps going; the sign-in page shows the last method (last-login-method)`, async () => {
+    const shot = screenshots(`${setup.name}-guest`);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+
+    // A fresh browser: no hint yet. Continue as a guest: a session for an anonymous user.
+    await page.goto(`${setup.app}/sign-in`);
+    await page.getByRole("button", { name: "Continue as a guest" }).waitFor();
+    assert.equal(await page.getByTestId("last-used").count(), 0);
+    await page.getByRole("button", { name: "Continue as a guest" }).click();
+    await page.waitForURL(`${setup.app}/dashboard`);
+    await page.getByTestId("guest").waitFor();
+    assert.match(await page.getByTestId("welcome").textContent(), /^Signed in as Anonymous \(/);
+    const guestId = await page.getByTestId("user-id").textContent();
+    await shot(page, "guest-dashboard");
+
+    // The guest creates an account: the new user's session replaces the guest's.
+    await page.getByTestId("guest").getByRole("link", { name: "Create an account" }).click();
+    await page.waitForURL(`${setup.app}/sign-up`);
+    const email = `guest-${setup.name}-${Date.now()}@example.com`;
+    // Rate limiting is on (3 sign-ups per 10 s from one address, as upstream), and the
+    // tests before this one signed up too: a 429 is shown, and a person would try again.
+    for (let attempt = 1; ; attempt++) {
+      await page.getByLabel("Name", { exact: true }).fill("Former Guest");
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill("password123");
+      await page.getByRole("button", { name: "Sign up" }).click();
+      const landed = page.waitForURL(`${setup.app}/dashboard`).then(() => "dashboard", () => "timeout");
+      const refused = page.getByText("Too many requests").waitFor().then(() => "refused", () => "timeout");
+      const outcome = await Promise.race([landed, refused]);
+      if (outcome === "dashboard") break;
+      assert.ok(outcome === "refused" && attempt < 3, `sign-up: ${outcome} (attempt ${attempt})`);
+      await page.waitForTimeout(10_500);
+      await page.reload();
+    }
+    await page.getByTestId("welcome").waitFor();
+    assert.equal(await page.getByTestId("welcome").textContent(), `Signed in as Former Guest (${email})`);
+    assert.equal(await page.getByTestId("guest").count(), 0);
+    assert.notEqual(await page.getByTestId("user-id").textContent(), guestId);
+    await shot(page, "upgraded-dashboard");
+
+    // Signed out, the sign-in page remembers the way this browser signed in last.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${setup.app}/sign-in`);
+    await page.getByTestId("last-used").waitFor();
+    assert.equal(await page.getByTestId("last-used").textContent(), "Last used: email");
+    await shot(page, "last-used-hint");
+    await context.close();
+  });
+}

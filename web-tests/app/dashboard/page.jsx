@@ -46,6 +46,11 @@ export default function Dashboard() {
     <main>
       <h1>Dashboard</h1>
       <p data-testid="welcome">Signed in as {session.user.name} ({session.user.email})</p>
+      {session.user.isAnonymous && (
+        <p data-testid="guest">
+          You are a guest. <a href="/sign-up">Create an account</a> to keep what you did.
+        </p>
+      )}
       <p>User id: <code data-testid="user-id">{session.user.id}</code></p>
       <p>
         <button onClick={callApi}>Call the API with a JWT</button>{" "}
