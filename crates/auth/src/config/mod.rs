@@ -229,8 +229,8 @@ struct FileConfig {
     session: FileSession,
     #[serde(default)]
     verification: FileVerification,
-    #[serde(default)]
-    jwt: FileJwt,
+    /// The jwt options' earlier place (now `[plugins.jwt]`).
+    jwt: Option<FileJwt>,
     #[serde(default)]
     account: FileAccount,
     #[serde(default)]
@@ -456,12 +456,13 @@ impl Config {
         let (shutdown_timeout, metrics_addr) =
             deploy_config(&args.deploy, file.shutdown_timeout, file.metrics_addr)?;
         let connections = connection_limits(&args.deploy, &file.connections)?;
+        let jwt_options = take_options(&mut file.plugins, file.jwt.take())?;
         let plugins = crate::plugins::from_config(args.plugins.as_deref(), &file.plugins)?;
         let additional_fields = fields::additional_fields(
             std::mem::take(&mut file.user.additional_fields),
             std::mem::take(&mut file.session.additional_fields),
         )?;
-        let jwt = jwt_config(args, file.jwt, &base_url, &secrets)?;
+        let jwt = jwt_config(args, jwt_options, &base_url, &secrets)?;
         let social = crate::oauth::config::social_config(
             file.social_providers,
             crate::oauth::config::FileAccountSocial {

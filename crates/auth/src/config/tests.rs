@@ -146,6 +146,39 @@ fn jwt_settings() {
     assert!(Config::load(&a).is_ok());
 }
 
+/// `[plugins.jwt]` carries the jwt options as every plugin table does (`[jwt]` still read);
+/// both at once, or an unknown option, is an error naming the place.
+#[test]
+fn jwt_options_in_the_plugin_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auth.toml");
+    let load = |toml: &str| {
+        std::fs::write(&file, toml).unwrap();
+        let mut a = args(dir.path());
+        a.config = Some(file.clone());
+        Config::load(&a)
+    };
+    let c =
+        load("[plugins.jwt]\nexpiration_time = \"1h\"\nissuer = \"https://auth.example.com\"\n")
+            .unwrap();
+    assert_eq!(c.jwt.expires_in, 3600);
+    assert_eq!(c.jwt.issuer, "https://auth.example.com");
+    assert!(c.plugins.is_enabled("jwt"));
+    let c = load("[plugins.jwt]\nenabled = false\nexpiration = 60\n").unwrap();
+    assert!(!c.plugins.is_enabled("jwt"));
+    assert_eq!(c.jwt.expires_in, 60);
+    let Err(ConfigError::Invalid(both)) =
+        load("[jwt]\nexpiration = 60\n[plugins.jwt]\nexpiration = 120\n")
+    else {
+        panic!("options in both places were accepted");
+    };
+    assert!(both.contains("[plugins.jwt] and [jwt]"), "{both}");
+    let Err(ConfigError::Invalid(unknown)) = load("[plugins.jwt]\nexpiry = 60\n") else {
+        panic!("an unknown jwt option was accepted");
+    };
+    assert!(unknown.starts_with("plugins.jwt: "), "{unknown}");
+}
+
 #[test]
 fn empty_values_mean_unset() {
     let dir = tempfile::tempdir().unwrap();

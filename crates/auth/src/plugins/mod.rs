@@ -342,7 +342,7 @@ pub(crate) fn all() -> Plugins {
 }
 
 /// `last_login_method`, `Last-Login-Method` -> `last-login-method`.
-fn canonical(id: &str) -> String {
+pub(crate) fn canonical(id: &str) -> String {
     id.trim().to_ascii_lowercase().replace('_', "-")
 }
 

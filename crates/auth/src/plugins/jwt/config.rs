@@ -1,4 +1,5 @@
-//! The jwt plugin's options: `BETTER_AUTH_JWT_*` and the `[jwt]` table.
+//! The jwt plugin's options: `BETTER_AUTH_JWT_*` and the `[plugins.jwt]` table (or, as
+//! earlier releases read it, the top-level `[jwt]` table).
 
 use serde::Deserialize;
 use url::Url;
@@ -11,6 +12,8 @@ use crate::crypto::secrets::Secrets;
 pub(crate) struct FileJwt {
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<Vec<String>>,
+    /// Upstream's `jwt.expirationTime`.
+    #[serde(alias = "expiration_time")]
     pub(crate) expiration: Option<TimeSpan>,
     pub(crate) user_fields: Option<Vec<String>>,
     pub(crate) claims: Option<toml::Table>,
@@ -82,6 +85,42 @@ pub struct JwtConfig {
     pub grace_period: i64,
     /// Add `set-auth-jwt` to `/get-session` responses (upstream `disableSettingJwtHeader`).
     pub set_jwt_header: bool,
+}
+
+/// The jwt options: the keys of `[plugins.jwt]` besides `enabled` (taken out of the plugin
+/// table here, which is left with `enabled` alone), or the top-level `[jwt]` table; both
+/// at once is an error, so that no option is silently ignored.
+pub(crate) fn take_options(
+    plugins: &mut toml::Table,
+    top_level: Option<FileJwt>,
+) -> Result<FileJwt, ConfigError> {
+    let mut from_plugins = None;
+    for (key, value) in plugins.iter_mut() {
+        let toml::Value::Table(table) = value else {
+            continue; // plugins::from_config names the key
+        };
+        if crate::plugins::canonical(key) != "jwt" {
+            continue;
+        }
+        let enabled = table.remove("enabled");
+        let options = std::mem::take(table);
+        if let Some(enabled) = enabled {
+            table.insert("enabled".into(), enabled);
+        }
+        if !options.is_empty() {
+            let parsed: FileJwt = toml::Value::Table(options)
+                .try_into()
+                .map_err(|e| ConfigError::Invalid(format!("plugins.{key}: {e}")))?;
+            from_plugins = Some(parsed);
+        }
+    }
+    match (from_plugins, top_level) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid(
+            "jwt options are in both [plugins.jwt] and [jwt]: keep them in [plugins.jwt]".into(),
+        )),
+        (Some(options), None) | (None, Some(options)) => Ok(options),
+        (None, None) => Ok(FileJwt::default()),
+    }
 }
 
 pub(crate) fn jwt_config(
