@@ -68,27 +68,32 @@ for (const kind of BACKENDS) {
       assert.equal(mine.user.lastLoginMethod, "email");
     });
 
-    test("multi-session cookies minted there are listed and switched here", async () => {
-      const a = uniqueEmail("ma");
-      const b = uniqueEmail("mb");
-      const upA = await json(ref, "/sign-up/email", { email: a, password: PASSWORD, name: "A" });
-      const upB = await json(ref, "/sign-up/email", { email: b, password: PASSWORD, name: "B" });
-      const jar = [...upA.cookies, ...upB.cookies]
-        .map((c) => c.split(";")[0])
-        .filter((c) => c.includes("_multi-") || c.startsWith("better-auth.session_token="));
-      // The browser keeps the latest session cookie (B) and both multi cookies.
-      const multi = jar.filter((c) => c.includes("_multi-"));
-      assert.equal(multi.length, 2, JSON.stringify(jar));
-      const cookie = [...multi, sessionCookie(upB)].join("; ");
-      const list = await call(ours, "GET", "/multi-session/list-device-sessions", { cookie });
-      assert.equal(list.status, 200, list.text);
-      assert.deepEqual(list.body.map((s) => s.user.email).sort(), [a, b].sort());
-      const switched = await json(ours, "/multi-session/set-active", { sessionToken: upA.body.token }, cookie);
-      assert.equal(switched.status, 200, switched.text);
-      assert.equal(switched.body.user.email, a);
-      // The session cookie ours set works on the reference.
-      const session = await call(ref, "GET", "/get-session", { cookie: sessionCookie(switched) });
-      assert.equal(session.body.user.email, a);
+    test("multi-session cookies minted there are listed and switched here, and the reverse", async () => {
+      for (const [maker, other] of [
+        [ref, ours],
+        [ours, ref],
+      ]) {
+        const a = uniqueEmail("ma");
+        const b = uniqueEmail("mb");
+        const upA = await json(maker, "/sign-up/email", { email: a, password: PASSWORD, name: "A" });
+        const upB = await json(maker, "/sign-up/email", { email: b, password: PASSWORD, name: "B" });
+        const jar = [...upA.cookies, ...upB.cookies]
+          .map((c) => c.split(";")[0])
+          .filter((c) => c.includes("_multi-") || c.startsWith("better-auth.session_token="));
+        // The browser keeps the latest session cookie (B) and both multi cookies.
+        const multi = jar.filter((c) => c.includes("_multi-"));
+        assert.equal(multi.length, 2, `${maker.name}: ${JSON.stringify(jar)}`);
+        const cookie = [...multi, sessionCookie(upB)].join("; ");
+        const list = await call(other, "GET", "/multi-session/list-device-sessions", { cookie });
+        assert.equal(list.status, 200, `${other.name}: ${list.text}`);
+        assert.deepEqual(list.body.map((s) => s.user.email).sort(), [a, b].sort());
+        const switched = await json(other, "/multi-session/set-active", { sessionToken: upA.body.token }, cookie);
+        assert.equal(switched.status, 200, `${other.name}: ${switched.text}`);
+        assert.equal(switched.body.user.email, a);
+        // The session cookie the other server set works on the maker.
+        const session = await call(maker, "GET", "/get-session", { cookie: sessionCookie(switched) });
+        assert.equal(session.body.user.email, a, maker.name);
+      }
     });
 
     test("one-time tokens made by one server verify on the other, once", async () => {
@@ -108,17 +113,22 @@ for (const kind of BACKENDS) {
       }
     });
 
-    test("an anonymous user made there is linked and removed here", async () => {
-      const anon = await call(ref, "POST", "/sign-in/anonymous", {});
-      assert.equal(anon.status, 200, anon.text);
-      assert.equal(anon.body.user.isAnonymous, true);
-      const up = await json(ours, "/sign-up/email", { email: uniqueEmail("linked"), password: PASSWORD, name: "L" }, sessionCookie(anon));
-      assert.equal(up.status, 200, up.text);
-      const left = await db.query(
-        kind === "sqlite" ? `select count(*) as n from "user" where "id" = ?` : `select count(*)::int as n from "user" where "id" = $1`,
-        [anon.body.user.id],
-      );
-      assert.equal(Number(left[0].n), 0);
+    test("an anonymous user made there is linked and removed here, and the reverse", async () => {
+      for (const [maker, other] of [
+        [ref, ours],
+        [ours, ref],
+      ]) {
+        const anon = await call(maker, "POST", "/sign-in/anonymous", {});
+        assert.equal(anon.status, 200, `${maker.name}: ${anon.text}`);
+        assert.equal(anon.body.user.isAnonymous, true);
+        const up = await json(other, "/sign-up/email", { email: uniqueEmail("linked"), password: PASSWORD, name: "L" }, sessionCookie(anon));
+        assert.equal(up.status, 200, `${other.name}: ${up.text}`);
+        const left = await db.query(
+          kind === "sqlite" ? `select count(*) as n from "user" where "id" = ?` : `select count(*)::int as n from "user" where "id" = $1`,
+          [anon.body.user.id],
+        );
+        assert.equal(Number(left[0].n), 0, `${other.name} left ${maker.name}'s anonymous user`);
+      }
     });
 
     test("declared fields written here are read there", async () => {
