@@ -128,6 +128,22 @@ const PLUGIN_STEPS = [
   ["p: one-time-token, no session", (s) => call(s, "GET", "/one-time-token/generate")],
   ["p: one-time-token verify, unknown", (s) => call(s, "POST", "/one-time-token/verify", { json: { token: "nope" } })],
   ["p: one-time-token verify, missing", (s) => call(s, "POST", "/one-time-token/verify", { json: {} })],
+  // Successful multi-session, one-time-token and anonymous-linking flows.
+  ["p: sign-up, second account", (s) => call(s, "POST", "/sign-up/email", { json: { email: "q.user@example.com", password: PASSWORD, name: "Q" } }), "pq"],
+  ["p: device sessions, two", (s, st) => call(s, "GET", "/multi-session/list-device-sessions", { cookie: `${st.puMulti}; ${st.pqMulti}; ${st.pq}` })],
+  ["p: set-active", (s, st) => call(s, "POST", "/multi-session/set-active", { cookie: `${st.puMulti}; ${st.pqMulti}; ${st.pq}`, json: { sessionToken: st.puToken } })],
+  ["p: revoke device session", (s, st) => call(s, "POST", "/multi-session/revoke", { cookie: `${st.puMulti}; ${st.pqMulti}; ${st.pu}`, json: { sessionToken: st.pqToken } })],
+  ["p: get-session, revoked device session", (s, st) => call(s, "GET", "/get-session", { cookie: st.pq })],
+  ["p: one-time-token", async (s, st) => {
+    const res = await call(s, "GET", "/one-time-token/generate", { cookie: st.pu });
+    st.ott = res.body?.token;
+    return res;
+  }],
+  ["p: one-time-token verify", (s, st) => call(s, "POST", "/one-time-token/verify", { json: { token: st.ott } })],
+  ["p: one-time-token verify, used", (s, st) => call(s, "POST", "/one-time-token/verify", { json: { token: st.ott } })],
+  ["p: anonymous, to link", (s) => call(s, "POST", "/sign-in/anonymous"), "guest"],
+  ["p: sign-up from an anonymous session", (s, st) => call(s, "POST", "/sign-up/email", { cookie: st.guest, json: { email: "linked@example.com", password: PASSWORD, name: "Linked" } })],
+  ["p: get-session, linked anonymous session", (s, st) => call(s, "GET", "/get-session", { cookie: st.guest })],
   ["p: anonymous sign-in", (s) => call(s, "POST", "/sign-in/anonymous"), "anon"],
   ["p: anonymous again", (s, st) => call(s, "POST", "/sign-in/anonymous", { cookie: st.anon })],
   ["p: anonymous, untrusted origin", (s) => call(s, "POST", "/sign-in/anonymous", { origin: EVIL })],
@@ -198,6 +214,8 @@ async function runSequence(server, steps = STEPS) {
     if (save) {
       state[save] = res.cookies.find((c) => c.startsWith("better-auth.session_token="))?.split(";")[0];
       state[`${save}Bearer`] = res.headers.get("set-auth-token");
+      state[`${save}Multi`] = res.cookies.find((c) => c.includes("_multi-"))?.split(";")[0];
+      state[`${save}Token`] = res.body?.token;
     }
     views.push([name, view(res, server), res.sentOrigin]);
   }
@@ -231,7 +249,20 @@ async function compare(kind, steps, { refEnv = {}, ourEnv = () => ({}) } = {}, u
     }
   }
   assert.deepEqual(unexpected, [], `differences not in allow-list.json:\n${JSON.stringify(unexpected, null, 1)}`);
+  return new Map(ourViews.map(([step, view]) => [step, view]));
 }
+
+// What the successful plugin flows answer (on both servers, as compared): not two equal failures.
+const PLUGIN_FLOW_ANSWERS = [
+  ["p: device sessions, two", 200, (b) => b.length === 2],
+  ["p: set-active", 200, (b) => b.user?.email === "p.user@example.com"],
+  ["p: revoke device session", 200, (b) => b.status === true],
+  ["p: get-session, revoked device session", 200, (b) => b === null],
+  ["p: one-time-token verify", 200, (b) => b.user?.email === "p.user@example.com"],
+  ["p: one-time-token verify, used", 400, () => true],
+  ["p: sign-up from an anonymous session", 200, (b) => b.user?.email === "linked@example.com"],
+  ["p: get-session, linked anonymous session", 200, (b) => b === null],
+];
 
 for (const kind of BACKENDS) {
   describe(`differential on ${kind}`, () => {
@@ -240,7 +271,12 @@ for (const kind of BACKENDS) {
       await compare(kind, STEPS, {}, used);
     });
     test("with the five plugins and additional fields, the same answers too", async () => {
-      await compare(kind, PLUGIN_STEPS, { refEnv: PLUGIN_REFERENCE_ENV, ourEnv: pluginEnv }, used);
+      const answers = await compare(kind, PLUGIN_STEPS, { refEnv: PLUGIN_REFERENCE_ENV, ourEnv: pluginEnv }, used);
+      for (const [step, status, check] of PLUGIN_FLOW_ANSWERS) {
+        const view = answers.get(step);
+        assert.equal(view.status, status, `${step}: ${JSON.stringify(view.body)}`);
+        assert.ok(check(view.body), `${step}: ${JSON.stringify(view.body)}`);
+      }
     });
     test("every allow-list entry still matches a difference", () => {
       // An entry that no longer matches anything is stale: remove it.
