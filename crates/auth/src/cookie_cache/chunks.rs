@@ -147,5 +147,37 @@ mod tests {
         let req = TestRequest::default().to_http_request();
         let value = "a".repeat(MAX_COOKIE_SIZE * MAX_CHUNKS);
         assert!(write(&req, &names, NAME, &value, Some(300)).is_empty());
+        // With chunks in the request, those are expired and nothing else is written: the
+        // browser keeps no stale half of an older cache.
+        let req = TestRequest::default()
+            .insert_header((COOKIE, format!("{NAME}.0=aa; {NAME}.1=bb; other=x")))
+            .to_http_request();
+        let set = write(&req, &names, NAME, &value, Some(300));
+        assert_eq!(set.len(), 2, "{set:?}");
+        assert!(set.iter().all(|c| c.contains("Max-Age=0")), "{set:?}");
+    }
+
+    /// On HTTPS the names carry `__Secure-`, the chunks too, each with `Secure`.
+    #[test]
+    fn secure_names_are_chunked_under_their_prefix() {
+        let names = CookieNames::new(true);
+        let cookie = names.session_data.clone();
+        assert_eq!(cookie, format!("__Secure-{NAME}"));
+        let value = "b".repeat(9_000);
+        let req = TestRequest::default().to_http_request();
+        let set = write(&req, &names, &cookie, &value, Some(300));
+        assert_eq!(set.len(), 3);
+        for (i, line) in set.iter().enumerate() {
+            assert!(line.starts_with(&format!("__Secure-{NAME}.{i}=")), "{line}");
+            assert!(line.contains("; Secure"), "{line}");
+            assert!(line.len() <= MAX_COOKIE_SIZE, "{}", line.len());
+        }
+        let header: Vec<&str> = set.iter().map(|c| c.split(';').next().unwrap()).collect();
+        let req = TestRequest::default()
+            .insert_header((COOKIE, header.join("; ")))
+            .to_http_request();
+        assert_eq!(read(&req, &cookie).as_deref(), Some(value.as_str()));
+        // The plain name's chunks are another cookie.
+        assert_eq!(read(&req, NAME), None);
     }
 }

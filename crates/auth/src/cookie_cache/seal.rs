@@ -254,3 +254,57 @@ fn thumbprint(key: &[u8]) -> String {
 fn json(map: &Map<String, Value>) -> String {
     serde_json::to_string(map).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str = "old-secret-0123456789abcdef0123456789abcdef";
+    const NEW: &str = "new-secret-0123456789abcdef0123456789abcdef";
+
+    fn payload() -> Map<String, Value> {
+        let mut p = Map::new();
+        p.insert("session".into(), serde_json::json!({"token": "t"}));
+        p
+    }
+
+    /// A JWE as upstream's older releases wrote it: no `kid` in the header.
+    fn sealed_without_kid(secret: &str, claims: &Map<String, Value>) -> String {
+        use josekit::jwe::{Dir, JweHeader};
+        let mut header = JweHeader::new();
+        header.set_content_encryption(JWE_ENC);
+        let key = jwe_key(secret, SESSION_SALT);
+        let encrypter = Dir.encrypter_from_bytes(key).unwrap();
+        josekit::jwe::serialize_compact(json(claims).as_bytes(), &header, &encrypter).unwrap()
+    }
+
+    #[test]
+    fn a_jwe_without_kid_opens_with_any_of_the_secrets() {
+        let now = 1_800_000_000_000;
+        let rotated = Secrets::rotating(&format!("2:{NEW},1:{OLD}"), None).unwrap();
+        let claims = with_times(payload(), Some(300), now);
+        let old_cookie = sealed_without_kid(OLD, &claims);
+        let opened = open_jwe(&rotated, SESSION_SALT, &old_cookie, now)
+            .expect("opens with the older secret");
+        assert_eq!(opened.payload, payload());
+        assert_eq!(opened.expires_at_ms, (now / 1000 + 300) * 1000);
+        // Another cookie kind's key, an unknown secret, or the end of its life: nothing.
+        assert!(open_jwe(&rotated, ACCOUNT_SALT, &old_cookie, now).is_none());
+        let stranger = Secrets::single("stranger-secret-0123456789abcdef0123456789".into());
+        assert!(open_jwe(&stranger, SESSION_SALT, &old_cookie, now).is_none());
+        let late = now + (300 + JWE_CLOCK_TOLERANCE_SECONDS) * 1000;
+        assert!(open_jwe(&rotated, SESSION_SALT, &old_cookie, late).is_none());
+    }
+
+    #[test]
+    fn a_jwe_kid_names_the_one_key_tried() {
+        let now = 1_800_000_000_000;
+        let old_only = Secrets::single(OLD.into());
+        let cookie = seal_jwe(&old_only, SESSION_SALT, payload(), Some(300), now);
+        let rotated = Secrets::rotating(&format!("2:{NEW},1:{OLD}"), None).unwrap();
+        assert!(open_jwe(&rotated, SESSION_SALT, &cookie, now).is_some());
+        // The kid of a key we do not hold: refused without trying the others.
+        let new_only = Secrets::single(NEW.into());
+        assert!(open_jwe(&new_only, SESSION_SALT, &cookie, now).is_none());
+    }
+}
