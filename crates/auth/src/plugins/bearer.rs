@@ -67,10 +67,6 @@ impl Plugin for BearerPlugin {
         &["set-auth-token"]
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn session_token(&self, req: &HttpRequest, config: &Config) -> Option<String> {
         session_token(req, config)
     }

@@ -47,14 +47,24 @@ use crate::schema::migrate::SchemaMigration;
 use crate::schema::SchemaPart;
 use crate::state::AppState;
 
+/// The concrete plugin behind a `dyn Plugin`, for handlers that need their plugin's options
+/// (`Plugins::of::<T>()`); every plugin has it through the blanket impl. Call it on the
+/// `dyn Plugin`, not on an `Arc` of it, which is `Any` itself.
+pub trait AsAny {
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// One plugin. See the module documentation for the extension points.
 #[async_trait::async_trait(?Send)]
-pub trait Plugin: Send + Sync + 'static {
+pub trait Plugin: AsAny + Send + Sync + 'static {
     /// Upstream's plugin id (`username`, `multi-session`).
     fn id(&self) -> &'static str;
-
-    /// For handlers that need their plugin's options (`Plugins::of::<T>()`).
-    fn as_any(&self) -> &dyn Any;
 
     /// Declares the plugin's endpoints (registered and described for the OpenAPI document).
     fn routes(&self, _api: &mut crate::routes::Api) {}
@@ -205,7 +215,8 @@ impl Plugins {
     pub fn get<T: 'static>(&self) -> Option<&T> {
         self.list
             .iter()
-            .find_map(|p| p.as_any().downcast_ref::<T>())
+            // `(**p)`: the plugin itself; `p.as_any()` would be the `Arc` (it is `Any` too).
+            .find_map(|p| (**p).as_any().downcast_ref::<T>())
     }
 
     /// A plugin's own options, for its routes (registered only when it is enabled).

@@ -112,10 +112,6 @@ impl Plugin for AnonymousPlugin {
         "anonymous"
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn routes(&self, api: &mut crate::routes::Api) {
         routes::configure(api);
     }

@@ -45,10 +45,6 @@ impl Plugin for JwtPlugin {
         &["set-auth-jwt"]
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn routes(&self, api: &mut crate::routes::Api) {
         use crate::routes::api::schema::*;
         use crate::routes::Doc;

@@ -84,10 +84,6 @@ impl Plugin for LastLoginMethodPlugin {
         "last-login-method"
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn schema(&self) -> Vec<SchemaMigration> {
         if !self.options.store_in_database {
             return Vec::new();

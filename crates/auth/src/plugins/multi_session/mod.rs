@@ -88,10 +88,6 @@ impl Plugin for MultiSessionPlugin {
         "multi-session"
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn routes(&self, api: &mut crate::routes::Api) {
         routes::configure(api);
     }

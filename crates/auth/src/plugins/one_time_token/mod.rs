@@ -106,10 +106,6 @@ impl Plugin for OneTimeTokenPlugin {
         &["set-ott"]
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn routes(&self, api: &mut crate::routes::Api) {
         use crate::routes::api::schema::*;
         use crate::routes::Doc;

@@ -81,10 +81,6 @@ impl Plugin for OpenApiPlugin {
         "open-api"
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn routes(&self, api: &mut Api) {
         use crate::routes::api::schema::object;
         let e = api

@@ -153,10 +153,6 @@ impl Plugin for UsernamePlugin {
         "username"
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn routes(&self, api: &mut crate::routes::Api) {
         routes::configure(api);
     }
@@ -274,7 +270,7 @@ mod tests {
     fn a_custom_pattern_must_match_the_whole_username() {
         let table: toml::Table = toml::from_str(r#"username_pattern = "[a-z]+""#).unwrap();
         let built = plugin(Some(&table)).unwrap();
-        let plugin = built.as_any().downcast_ref::<UsernamePlugin>().unwrap();
+        let plugin = (*built).as_any().downcast_ref::<UsernamePlugin>().unwrap();
         assert_eq!(plugin.problem("alice"), None);
         assert_eq!(plugin.problem("alice!"), Some(Problem::Invalid));
         assert_eq!(plugin.problem("!!!a"), Some(Problem::Invalid));
