@@ -96,12 +96,13 @@ async fn send_postgres(
     scope: String,
     replica: String,
 ) {
+    let channel = pg_channel(&scope);
     while let Some(what) = inbox.recv().await {
         let payload = format!("{scope}|{replica}|{}", what.encode());
         let notify = Statement::from_sql_and_values(
             DbBackend::Postgres,
             "select pg_notify($1, $2)",
-            [pg_channel(&scope).into(), payload.into()],
+            [channel.as_str().into(), payload.into()],
         );
         if let Err(e) = db.execute_raw(notify).await {
             // The others keep the entry until its TTL: said loudly, not hidden.
