@@ -458,6 +458,7 @@ impl Config {
         let connections = connection_limits(&args.deploy, &file.connections)?;
         let jwt_options = take_options(&mut file.plugins, file.jwt.take())?;
         let plugins = crate::plugins::from_config(args.plugins.as_deref(), &file.plugins)?;
+        crate::routes::check_routes(&plugins)?;
         let additional_fields = fields::additional_fields(
             std::mem::take(&mut file.user.additional_fields),
             std::mem::take(&mut file.session.additional_fields),

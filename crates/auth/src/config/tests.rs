@@ -179,6 +179,23 @@ fn jwt_options_in_the_plugin_table() {
     assert!(unknown.starts_with("plugins.jwt: "), "{unknown}");
 }
 
+/// A configured path that another endpoint already has is refused at start (actix would
+/// send every request for it to the first one).
+#[test]
+fn a_path_two_endpoints_claim_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auth.toml");
+    std::fs::write(&file, "[plugins.open_api]\npath = \"/sign-in/email\"\n").unwrap();
+    let mut a = args(dir.path());
+    a.config = Some(file.clone());
+    let Err(ConfigError::Invalid(message)) = Config::load(&a) else {
+        panic!("a reference page over /sign-in/email was accepted");
+    };
+    assert!(message.contains("/sign-in/email"), "{message}");
+    std::fs::write(&file, "[plugins.open_api]\npath = \"/docs\"\n").unwrap();
+    assert!(Config::load(&a).is_ok());
+}
+
 #[test]
 fn empty_values_mean_unset() {
     let dir = tempfile::tempdir().unwrap();

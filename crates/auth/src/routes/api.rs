@@ -127,6 +127,8 @@ pub struct Api<'a> {
     cfg: Option<&'a mut web::ServiceConfig>,
     operations: Vec<Operation>,
     tag: String,
+    /// Every endpoint pattern added, in order (one actix resource each).
+    patterns: Vec<&'static str>,
 }
 
 impl<'a> Api<'a> {
@@ -135,6 +137,7 @@ impl<'a> Api<'a> {
             cfg: Some(cfg),
             operations: Vec::new(),
             tag: "Default".into(),
+            patterns: Vec::new(),
         }
     }
 
@@ -144,6 +147,7 @@ impl<'a> Api<'a> {
             cfg: None,
             operations: Vec::new(),
             tag: "Default".into(),
+            patterns: Vec::new(),
         }
     }
 
@@ -154,6 +158,17 @@ impl<'a> Api<'a> {
 
     pub fn operations(self) -> Vec<Operation> {
         self.operations
+    }
+
+    /// Patterns declared by more than one endpoint. actix routes a path to the first
+    /// resource whose pattern matches, whatever the method, so the later one is never reached.
+    pub fn duplicate_patterns(&self) -> Vec<&'static str> {
+        let mut seen = std::collections::HashSet::new();
+        self.patterns
+            .iter()
+            .filter(|p| !seen.insert(**p))
+            .copied()
+            .collect()
     }
 
     /// Starts an endpoint; `add` registers it.
@@ -168,6 +183,7 @@ impl<'a> Api<'a> {
     }
 
     pub fn add(&mut self, endpoint: Endpoint) {
+        self.patterns.push(endpoint.pattern);
         self.operations.extend(endpoint.operations);
         if let Some(cfg) = self.cfg.as_deref_mut() {
             let mut resource = super::resource(endpoint.pattern, endpoint.rule);

@@ -48,6 +48,20 @@ pub fn catalog(plugins: &crate::plugins::Plugins) -> Vec<Operation> {
     api.operations()
 }
 
+/// A start-up error when two endpoints (the core's and a plugin's, or a configured path
+/// such as `plugins.open_api.path`) claim one path.
+pub fn check_routes(plugins: &crate::plugins::Plugins) -> Result<(), crate::config::ConfigError> {
+    let mut api = Api::describe();
+    endpoints::declare(&mut api, plugins);
+    match api.duplicate_patterns().as_slice() {
+        [] => Ok(()),
+        taken => Err(crate::config::ConfigError::Invalid(format!(
+            "two endpoints at {}: change the configured path",
+            taken.join(", ")
+        ))),
+    }
+}
+
 /// An endpoint under the base path, with its rate-limit rule. Every route is registered
 /// through here (`Api::add`, and the catch-all), so the limiter runs on the route that was matched (whatever spelling of
 /// the path reached it) and keys on its pattern. A known path with another method is a
@@ -298,6 +312,11 @@ mod tests {
             }
         }
         path
+    }
+
+    #[test]
+    fn no_two_endpoints_share_a_pattern() {
+        assert!(check_routes(&crate::plugins::all()).is_ok());
     }
 
     /// Rules are declared by hand where each endpoint is registered; this holds every route
