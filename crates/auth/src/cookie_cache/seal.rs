@@ -268,11 +268,15 @@ mod tests {
         p
     }
 
-    /// A JWE as upstream's older releases wrote it: no `kid` in the header.
-    fn sealed_without_kid(secret: &str, claims: &Map<String, Value>) -> String {
+    /// A JWE sealed with `secret`'s key whose header names `kid` (none: as upstream's older
+    /// releases wrote it).
+    fn sealed(secret: &str, kid: Option<String>, claims: &Map<String, Value>) -> String {
         use josekit::jwe::{Dir, JweHeader};
         let mut header = JweHeader::new();
         header.set_content_encryption(JWE_ENC);
+        if let Some(kid) = kid {
+            header.set_key_id(kid);
+        }
         let key = jwe_key(secret, SESSION_SALT);
         let encrypter = Dir.encrypter_from_bytes(key).unwrap();
         josekit::jwe::serialize_compact(json(claims).as_bytes(), &header, &encrypter).unwrap()
@@ -283,7 +287,7 @@ mod tests {
         let now = 1_800_000_000_000;
         let rotated = Secrets::rotating(&format!("2:{NEW},1:{OLD}"), None).unwrap();
         let claims = with_times(payload(), Some(300), now);
-        let old_cookie = sealed_without_kid(OLD, &claims);
+        let old_cookie = sealed(OLD, None, &claims);
         let opened = open_jwe(&rotated, SESSION_SALT, &old_cookie, now)
             .expect("opens with the older secret");
         assert_eq!(opened.payload, payload());
@@ -299,12 +303,20 @@ mod tests {
     #[test]
     fn a_jwe_kid_names_the_one_key_tried() {
         let now = 1_800_000_000_000;
-        let old_only = Secrets::single(OLD.into());
-        let cookie = seal_jwe(&old_only, SESSION_SALT, payload(), Some(300), now);
         let rotated = Secrets::rotating(&format!("2:{NEW},1:{OLD}"), None).unwrap();
-        assert!(open_jwe(&rotated, SESSION_SALT, &cookie, now).is_some());
-        // The kid of a key we do not hold: refused without trying the others.
-        let new_only = Secrets::single(NEW.into());
-        assert!(open_jwe(&new_only, SESSION_SALT, &cookie, now).is_none());
+        let ours = seal_jwe(
+            &Secrets::single(OLD.into()),
+            SESSION_SALT,
+            payload(),
+            Some(300),
+            now,
+        );
+        assert!(open_jwe(&rotated, SESSION_SALT, &ours, now).is_some());
+        // Sealed with the old key but naming the new one: only the named key is tried, so
+        // it does not open (trying every secret would).
+        let claims = with_times(payload(), Some(300), now);
+        let misnamed = sealed(OLD, Some(thumbprint(&jwe_key(NEW, SESSION_SALT))), &claims);
+        assert!(open_jwe(&rotated, SESSION_SALT, &misnamed, now).is_none());
+        assert!(open_jwe(&rotated, SESSION_SALT, &sealed(OLD, None, &claims), now).is_some());
     }
 }
