@@ -41,19 +41,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, plugins: &crate::plugins::Plugins
     cfg.service(resource(UNMATCHED.pattern, UNMATCHED.rule).to(not_found));
 }
 
-/// Every endpoint's operations, for the OpenAPI document.
-pub fn catalog(plugins: &crate::plugins::Plugins) -> Vec<Operation> {
+/// Every endpoint declared, described only (nothing registered).
+fn described(plugins: &crate::plugins::Plugins) -> Api<'static> {
     let mut api = Api::describe();
     endpoints::declare(&mut api, plugins);
-    api.operations()
+    api
+}
+
+/// Every endpoint's operations, for the OpenAPI document.
+pub fn catalog(plugins: &crate::plugins::Plugins) -> Vec<Operation> {
+    described(plugins).operations()
 }
 
 /// A start-up error when two endpoints (the core's and a plugin's, or a configured path
 /// such as `plugins.open_api.path`) claim one path.
 pub fn check_routes(plugins: &crate::plugins::Plugins) -> Result<(), crate::config::ConfigError> {
-    let mut api = Api::describe();
-    endpoints::declare(&mut api, plugins);
-    match api.duplicate_patterns().as_slice() {
+    match described(plugins).duplicate_patterns().as_slice() {
         [] => Ok(()),
         taken => Err(crate::config::ConfigError::Invalid(format!(
             "two endpoints at {}: change the configured path",

@@ -212,12 +212,8 @@ fn refresh_cache(
 }
 
 pub async fn get_session(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let read = Read {
-        allow_refresh: !body::query_flag(&req, "disableRefresh"),
-        from_cookie_cache: !body::query_flag(&req, "disableCookieCache"),
-        writes: !state.config.session.defer_refresh,
-    };
-    answer_session(&req, &state, read).await
+    let writes = !state.config.session.defer_refresh;
+    answer_session(&req, &state, writes).await
 }
 
 /// `POST /get-session`: with `session.defer_session_refresh`, the read that may write (the
@@ -233,18 +229,18 @@ pub async fn post_get_session(
         no_store(&mut response);
         return response;
     }
-    let read = Read {
-        allow_refresh: !body::query_flag(&req, "disableRefresh"),
-        from_cookie_cache: !body::query_flag(&req, "disableCookieCache"),
-        writes: true,
-    };
-    answer_session(&req, &state, read).await
+    answer_session(&req, &state, true).await
 }
 
-/// The get-session answer: `{session, user}` (with `needsRefresh` on a deferred read), or
-/// `null`; never cached.
-async fn answer_session(req: &HttpRequest, state: &AppState, read: Read) -> HttpResponse {
+/// The get-session answer (`disableRefresh` and `disableCookieCache` from the query):
+/// `{session, user}` (with `needsRefresh` on a deferred read), or `null`; never cached.
+async fn answer_session(req: &HttpRequest, state: &AppState, writes: bool) -> HttpResponse {
     use actix_web::ResponseError;
+    let read = Read {
+        allow_refresh: !body::query_flag(req, "disableRefresh"),
+        from_cookie_cache: !body::query_flag(req, "disableCookieCache"),
+        writes,
+    };
     let found = match read_session(req, state, read).await {
         Ok(found) if found.lost_in_refresh => {
             Err(ApiError::FailedToGetSession.with_cookies(found.set_cookies))
