@@ -59,7 +59,13 @@ pub(crate) fn send_verification_link(
 }
 
 /// Mails `to` the verify-email link for `token`.
-fn mail_verify_link(state: &AppState, name: &str, to: &str, token: &str, cb: Option<&str>) {
+pub(crate) fn mail_verify_link(
+    state: &AppState,
+    name: &str,
+    to: &str,
+    token: &str,
+    cb: Option<&str>,
+) {
     state.mailer.send(
         MailKind::VerifyEmail,
         to,

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::body::{
     self, AnyRecord, Body, Query, QueryValidator, RequestBody, RequestQuery, Validator,
 };
-use super::email_verification::verify_link;
+use super::email_verification::{mail_verify_link, verify_link};
 use super::password::{check_new_password, check_not_too_long, is_current_password};
 use super::session::{self, Authenticated};
 use crate::cookies;
@@ -266,18 +266,6 @@ pub async fn change_email(
         sign(&user.email, Some(&new_email), None)?;
         return Ok(status_true(set_cookies));
     }
-    let mail = |kind, to: &str, new: &str, token: &str| {
-        state.mailer.send(
-            kind,
-            to,
-            &MailVars {
-                name: user.name.clone(),
-                email: to.to_owned(),
-                new_email: new.to_owned(),
-                url: verify_link(&state, token, callback_url),
-            },
-        )
-    };
     if can_update_now {
         if !state
             .store
@@ -309,7 +297,7 @@ pub async fn change_email(
         ));
         if can_send {
             let token = sign(&new_email, None, None)?;
-            mail(MailKind::VerifyEmail, &new_email, "", &token);
+            mail_verify_link(&state, &user.name, &new_email, &token, callback_url);
         }
         return Ok(status_true(set));
     }
@@ -336,7 +324,7 @@ pub async fn change_email(
         Some(&new_email),
         Some(RequestType::ChangeEmailVerification),
     )?;
-    mail(MailKind::VerifyEmail, &new_email, "", &token);
+    mail_verify_link(&state, &user.name, &new_email, &token, callback_url);
     Ok(status_true(set_cookies))
 }
 
