@@ -135,15 +135,14 @@ pub fn expire_session_cookies(req: &HttpRequest, names: &CookieNames) -> Vec<Str
         names.expire(&names.session_token),
         names.expire(&names.session_data),
     ];
-    let is_chunk = |name: &str, of: &str| chunk_index(of, name).is_some();
     for (name, _) in request_cookies(req) {
-        if is_chunk(name, &names.session_data) {
+        if chunk_index(&names.session_data, name).is_some() {
             out.push(names.expire(name));
         }
     }
     // Stateless mode's account cookie goes with the session (only sent when there is one).
     for (name, _) in request_cookies(req) {
-        if name == names.account_data || is_chunk(name, &names.account_data) {
+        if name == names.account_data || chunk_index(&names.account_data, name).is_some() {
             out.push(names.expire(name));
         }
     }

@@ -191,12 +191,13 @@ async fn cors_headers_only_with_origin(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let cross_origin = req.headers().contains_key(header::ORIGIN);
-    let plugin_headers = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.config.plugins.exposed_headers())
-        .unwrap_or_default();
     let mut res = next.call(req).await?;
     if !cross_origin {
+        let plugin_headers = res
+            .request()
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.config.plugins.exposed_headers())
+            .unwrap_or_default();
         let headers = res.headers_mut();
         headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
         let exposed: Vec<&str> = plugin_headers

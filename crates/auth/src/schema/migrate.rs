@@ -32,7 +32,8 @@ pub struct Status {
     pub applied: bool,
 }
 
-async fn columns(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, DbErr> {
+/// The column names of `table` (none when it does not exist).
+pub(crate) async fn columns(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, DbErr> {
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Sqlite => r#"select name as "name" from pragma_table_info($1)"#,

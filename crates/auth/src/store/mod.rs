@@ -320,18 +320,8 @@ pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<DbValue>) -> State
 }
 
 async fn column_exists(db: &DatabaseConnection, table: &str, column: &str) -> Result<bool, DbErr> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Sqlite => r#"select 1 from pragma_table_info($1) where name = $2"#,
-        _ => {
-            r#"select 1 from information_schema.columns
-               where table_schema = current_schema() and table_name = $1 and column_name = $2"#
-        }
-    };
-    let row = db
-        .query_one_raw(stmt(backend, sql, vec![table.into(), column.into()]))
-        .await?;
-    Ok(row.is_some())
+    let columns = crate::schema::migrate::columns(db, table).await?;
+    Ok(columns.iter().any(|c| c == column))
 }
 
 /// True when the error is a unique-constraint violation (e.g. an email taken concurrently).

@@ -137,19 +137,9 @@ impl SessionRows<'_> {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, DbErr> {
-        let b = self.backend();
-        let result = self
-            .connection()
-            .execute_raw(self.stmt(
-                r#"update "session" set "expiresAt" = $1, "updatedAt" = $2 where "token" = $3"#,
-                vec![
-                    codec::time(b, expires_at),
-                    codec::time(b, now),
-                    token.into(),
-                ],
-            ))
-            .await?;
-        Ok(result.rows_affected() > 0)
+        let columns = vec![("expiresAt", codec::time(self.backend(), expires_at))];
+        self.update_row("session", ("token", token.into()), columns, now)
+            .await
     }
 
     /// A user's sessions, oldest first.

@@ -144,53 +144,38 @@ impl Users<'_> {
 
     /// Writes the profile fields a user may change (name, image) and `updatedAt`.
     pub async fn update_profile(&self, user: &User) -> Result<(), DbErr> {
-        let b = self.backend();
-        self.connection()
-            .execute_raw(self.stmt(
-                r#"update "user" set "name" = $1, "image" = $2, "updatedAt" = $3 where "id" = $4"#,
-                vec![
-                    user.name.clone().into(),
-                    user.image.clone().into(),
-                    codec::time(b, user.updated_at),
-                    user.id.clone().into(),
-                ],
-            ))
-            .await?;
+        let columns = vec![
+            ("name", user.name.clone().into()),
+            ("image", user.image.clone().into()),
+        ];
+        self.update_row(
+            "user",
+            ("id", user.id.clone().into()),
+            columns,
+            user.updated_at,
+        )
+        .await?;
         self.user_changed(&user.id);
         Ok(())
     }
 
     /// Sets the address and its verified flag; false when the user is gone.
     pub async fn update_email(&self, id: &str, email: &str, verified: bool) -> Result<bool, DbErr> {
-        let b = self.backend();
+        let columns = vec![
+            ("email", email.into()),
+            ("emailVerified", codec::boolean(self.backend(), verified)),
+        ];
         let done = self
-            .connection()
-            .execute_raw(self.stmt(
-                r#"update "user" set "email" = $1, "emailVerified" = $2, "updatedAt" = $3 where "id" = $4"#,
-                vec![
-                    email.into(),
-                    codec::boolean(b, verified),
-                    codec::time(b, Timestamp::now()),
-                    id.into(),
-                ],
-            ))
+            .update_row("user", ("id", id.into()), columns, Timestamp::now())
             .await?;
         self.user_changed(id);
-        Ok(done.rows_affected() > 0)
+        Ok(done)
     }
 
     /// Marks the address as verified (a provider vouched for it).
     pub async fn set_email_verified(&self, user_id: &str) -> Result<(), DbErr> {
-        let b = self.backend();
-        self.connection()
-            .execute_raw(self.stmt(
-                r#"update "user" set "emailVerified" = $1, "updatedAt" = $2 where "id" = $3"#,
-                vec![
-                    codec::boolean(b, true),
-                    codec::time(b, Timestamp::now()),
-                    user_id.into(),
-                ],
-            ))
+        let columns = vec![("emailVerified", codec::boolean(self.backend(), true))];
+        self.update_row("user", ("id", user_id.into()), columns, Timestamp::now())
             .await?;
         self.user_changed(user_id);
         Ok(())
