@@ -308,8 +308,10 @@ async fn link_account(
             store.accounts().create(&account).await.map_err(db_fail)?;
         }
     }
-    if let Ok(Some(user)) = store.users().find_by_id(&link.user_id).await {
-        update_user_info_on_link(state, &user, info).await;
+    if state.config.social.linking.update_user_info_on_link {
+        if let Ok(Some(user)) = store.users().find_by_id(&link.user_id).await {
+            update_user_info_on_link(state, &user, info).await;
+        }
     }
     Ok(())
 }

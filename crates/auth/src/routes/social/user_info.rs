@@ -45,10 +45,15 @@ pub(super) fn new_account(
 }
 
 /// `account.accountLinking.updateUserInfoOnLink`: the provider's name and image replace the
-/// local ones; the address and its verification never change. Best effort, as upstream.
-pub(super) async fn update_user_info_on_link(state: &AppState, user: &User, info: &UserInfo) {
+/// local ones; the address and its verification never change. Best effort, as upstream:
+/// the user as written, or `None` when nothing was.
+pub(super) async fn update_user_info_on_link(
+    state: &AppState,
+    user: &User,
+    info: &UserInfo,
+) -> Option<User> {
     if !state.config.social.linking.update_user_info_on_link {
-        return;
+        return None;
     }
     let mut updated = user.clone();
     if !info.name.is_empty() {
@@ -60,9 +65,10 @@ pub(super) async fn update_user_info_on_link(state: &AppState, user: &User, info
     updated.updated_at = Timestamp::now();
     if let Err(e) = state.store.users().update_profile(&updated).await {
         tracing::warn!(error = %e, "could not update user info on account link");
-        return;
+        return None;
     }
     state.sessions.user_updated(&user.id).await;
+    Some(updated)
 }
 
 /// The signed-in result of a social sign-in.
@@ -114,7 +120,7 @@ pub(super) async fn handle_user_info(
         None => store.users().find_by_email(&email).await.map_err(db_fail)?,
     };
 
-    let (user, is_register) = match existing_user {
+    let user = match existing_user {
         Some(mut user) => {
             match &owned {
                 None => {
@@ -131,9 +137,8 @@ pub(super) async fn handle_user_info(
                         tracing::error!(error = %e, "unable to link account");
                         return Err("unable to link account");
                     }
-                    update_user_info_on_link(state, &user, info).await;
-                    if let Some(u) = store.users().find_by_id(&user.id).await.map_err(db_fail)? {
-                        user = u;
+                    if let Some(updated) = update_user_info_on_link(state, &user, info).await {
+                        user = updated;
                     }
                 }
                 Some(account) => {
@@ -171,7 +176,7 @@ pub(super) async fn handle_user_info(
             if changed {
                 state.sessions.user_updated(&user.id).await;
             }
-            (user, false)
+            user
         }
         None => {
             let c = &provider.config;
@@ -231,7 +236,7 @@ pub(super) async fn handle_user_info(
                 tracing::error!(error = %e, "storing the new session failed");
                 return Err("unable to create session");
             }
-            crate::routes::session_started(req, &session, &user);
+            // Both callers seal the cookies with `session_cookie`, which records the start.
             return Ok(SignedIn {
                 user,
                 session,
@@ -249,7 +254,7 @@ pub(super) async fn handle_user_info(
     Ok(SignedIn {
         user,
         session,
-        is_register,
+        is_register: false,
     })
 }
 
