@@ -1,6 +1,6 @@
 //! Better Auth plugins, one folder each, and the extension points through which the core
 //! calls them. A plugin is enabled by `BETTER_AUTH_PLUGINS` or a `[plugins.<id>]` TOML table
-//! (`config.rs` of the plugin parses its options); jwt and bearer are on by default.
+//! (each plugin parses its own options from its table); jwt and bearer are on by default.
 //!
 //! The extension points, all optional (a plugin implements what it needs):
 //! 1. `routes`: its endpoints, each declared through `routes::Api` with its rate-limit rule
@@ -172,14 +172,6 @@ impl After<'_> {
                 c.strip_prefix(name)
                     .is_some_and(|rest| rest.starts_with('='))
             })
-    }
-
-    /// The `Set-Cookie` lines of the response so far.
-    pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect()
     }
 
     pub fn add_cookie(&mut self, cookie: &str) {

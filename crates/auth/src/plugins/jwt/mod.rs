@@ -26,8 +26,9 @@ use crate::state::AppState;
 /// and verifiers refetch on an unknown `kid`, so a few minutes is safe.
 const JWKS_MAX_AGE: u32 = 300;
 
-/// The plugin. Its options are the top-level `[jwt]` table and `BETTER_AUTH_JWT_*` (their
-/// names predate the plugin tables); `[plugins.jwt]` takes only `enabled`.
+/// The plugin. Its options (`[plugins.jwt]`, or the earlier top-level `[jwt]`, and
+/// `BETTER_AUTH_JWT_*`) are read by `config::take_options` into `Config::jwt`; by the time
+/// the plugin table reaches here only `enabled` is left in it.
 pub struct JwtPlugin;
 
 pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigError> {

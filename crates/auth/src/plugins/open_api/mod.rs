@@ -23,7 +23,7 @@ pub use document::document;
 /// Redoc's standalone bundle (see `assets/README.md`).
 const REDOC_GZ: &[u8] = include_bytes!("assets/redoc.standalone.js.gz");
 
-/// `[plugins.open-api]` (upstream `openAPI({path, disableDefaultReference})`).
+/// `[plugins.open_api]` (upstream `openAPI({path, disableDefaultReference})`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpenApiOptions {
@@ -64,7 +64,7 @@ pub fn plugin(table: Option<&toml::Table>) -> Result<Arc<dyn Plugin>, ConfigErro
     let path = options.path.trim_end_matches('/');
     if !path.starts_with('/') || path.len() < 2 || path.contains(['{', '}', '?', '#']) {
         return Err(ConfigError::Invalid(
-            "plugins.open-api.path must be a plain path such as \"/reference\"".into(),
+            "plugins.open_api.path must be a plain path such as \"/reference\"".into(),
         ));
     }
     Ok(Arc::new(OpenApiPlugin {
